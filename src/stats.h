@@ -1,0 +1,38 @@
+/* stats.h - the counters box: per-thread counter blocks in the stats
+ * segment (ABI in trace/hakmem_stats.h).
+ *
+ * Owns: the segment (created at init, readable by the owner's uid only,
+ * gone with the process), the claim of a block per thread and its folding
+ * into the retired block at thread exit, the global gauges.
+ * Fast path: `hk_tls.st->cls[c].sll_hits++` - a plain increment through
+ * a TLS pointer; never a lock or an atomic RMW.  Threads that start before
+ * the segment exists or when it is full count into a private fallback
+ * block (still summed by malloc_stats, not visible to other processes).
+ */
+#ifndef HAKMEM_STATS_H
+#define HAKMEM_STATS_H
+
+#include "../trace/hakmem_stats.h"
+#include <stdint.h>
+
+/* Create the segment (idempotent). */
+void        stats_init(void);
+/* Claim a block for the calling thread; never NULL. */
+hks_thread *stats_thread_claim(uint32_t tid, uint32_t os_tid);
+/* Fold a thread's block into the retired block and free it. */
+void        stats_thread_retire(hks_thread *b);
+/* Process-wide gauges (relaxed atomics, slow paths only). */
+hks_global *stats_global(void);
+/* A lock record for `name` (static fallback when the segment is full). */
+hks_lock   *stats_lock_record(const char *name, uint32_t *id);
+/* Sum every live and retired block into `out`. */
+void        stats_sum(hks_thread *out);
+/* After fork, in the child: a new segment for the new pid. */
+void        stats_fork_child(void);
+
+#define HKS_GAUGE_ADD(field, v) \
+    __atomic_fetch_add(&stats_global()->field, (uint64_t)(v), __ATOMIC_RELAXED)
+#define HKS_GAUGE_SUB(field, v) \
+    __atomic_fetch_sub(&stats_global()->field, (uint64_t)(v), __ATOMIC_RELAXED)
+
+#endif
