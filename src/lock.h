@@ -24,15 +24,21 @@ typedef struct hak_lock {
     uint32_t         id;
     uint32_t         last_owner; /* hakmem tid of the previous holder    */
     uint64_t         t_acquired; /* ns, when timed                       */
+    uint64_t         wait_pending; /* wait of the current holder (ns)     */
 } hak_lock;
 
-#define HAK_LOCK_INIT(nm) { PTHREAD_MUTEX_INITIALIZER, nm, 0, 0, 0, 0 }
+#define HAK_LOCK_INIT(nm) { PTHREAD_MUTEX_INITIALIZER, nm, 0, 0, 0, 0, 0 }
 
 void hak_lock_acquire(hak_lock *l);
 void hak_lock_release(hak_lock *l);
 /* Re-initialise in a fork child (the mutex was held across fork). */
 void hak_lock_reinit(hak_lock *l);
-/* Register a lock's counters in the stats segment (called at init). */
+/* Register a lock's counters in the stats segment (called at init).
+ * Registration order is the lock order used by fork. */
 void hak_lock_register(hak_lock *l);
+/* fork: take every registered lock in order / release / re-init. */
+void lock_fork_prepare(void);
+void lock_fork_parent(void);
+void lock_fork_child(void);
 
 #endif

@@ -29,6 +29,7 @@ typedef struct hk_tls {
     uint32_t    sll_count[HK_TINY_CLASSES];
     uint32_t    sll_cap[HK_TINY_CLASSES];
     uint32_t    sll_low[HK_TINY_CLASSES];   /* low-water mark since drain */
+    uint8_t     sll_misses[HK_TINY_CLASSES]; /* refills since the last drain */
     uint8_t     uh_n[HK_TINY_CLASSES];
     uint8_t     uh_cap[HK_TINY_CLASSES];    /* 0 or HK_UH_SLOTS          */
     void       *uh_slot[HK_TINY_CLASSES][HK_UH_SLOTS];

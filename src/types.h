@@ -83,23 +83,24 @@ enum hk_slot_state {
 typedef struct hk_slab {
     /* owner-hot */
     void            *free;       /* local free list                       */
-    uint32_t         used;
-    uint32_t         carved;     /* blocks carved by bump so far          */
-    uint32_t         capacity;   /* blocks in this slab                   */
-    uint16_t         block_size;
+    uint16_t         used;
+    uint16_t         carved;     /* blocks carved by bump so far          */
+    uint16_t         capacity;   /* blocks in this slab (<= 8192)         */
+    uint16_t         block_size; /* 0 = not an active tiny slab           */
     uint8_t          cls;        /* tiny class                            */
     uint8_t          list;       /* which owner list it is on (slab.h)    */
+    _Atomic uint8_t  state;      /* hk_slot_state                         */
+    _Atomic uint8_t  on_list;    /* on a stage-1 EMPTY list               */
     _Atomic uint32_t owner;      /* owner thread id, 0 = orphaned         */
-    uint32_t         pad0;
     struct hk_slab  *prev, *next; /* owner's per-class partial/full list  */
     /* shared */
     _Atomic uintptr_t remote;    /* MPSC stack of remote frees; bit 0 =
                                     "notify owner on next push"           */
     struct hk_slab  *inbox_next; /* link in the owner's inbox             */
-    _Atomic uint8_t  state;      /* hk_slot_state                         */
-    _Atomic uint8_t  on_list;    /* on a stage-1 EMPTY list               */
-    uint16_t         pad1;
     _Atomic uint32_t empty_next; /* stage-1 list link: slab index + 1     */
+    _Atomic uint8_t  in_inbox;   /* on its owner's inbox                  */
+    _Atomic uint8_t  orphan_listed; /* on its class's orphan stack        */
+    uint8_t          pad[2];
 } HK_ALIGNED hk_slab;
 
 _Static_assert(sizeof(hk_slab) == 64, "slab table entries are one cache line");

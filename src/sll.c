@@ -1,0 +1,189 @@
+/* sll.c - the TLS SLL box (see sll.h). */
+#include "sll.h"
+#include "config.h"
+#include "remote.h"
+#include "shared_pool.h"
+#include "slab.h"
+#include "stats.h"
+#include "tp.h"
+
+#include <errno.h>
+
+#define SLL_CAP_START 64u
+#define REMOTE_BATCH  8
+
+static uint32_t clamp_cap(uint32_t v) {
+    if (v < hk_cfg.sll_cap_min) v = hk_cfg.sll_cap_min;
+    if (v > hk_cfg.sll_cap_max) v = hk_cfg.sll_cap_max;
+    return v;
+}
+
+void sll_thread_init(hk_tls_t *t) {
+    for (unsigned c = 0; c < HK_TINY_CLASSES; c++) {
+        t->sll_head[c] = NULL;
+        t->sll_count[c] = 0;
+        t->sll_cap[c] = clamp_cap(SLL_CAP_START);
+        t->sll_low[c] = 0;
+        t->sll_misses[c] = 0;
+        if (t->st) t->st->cls[c].sll_cap = t->sll_cap[c];
+    }
+}
+
+unsigned sll_refill(hk_tls_t *t, unsigned c) {
+    hk_heap *h = t->heap;
+    if (++t->sll_misses[c] >= 2 && t->sll_cap[c] < hk_cfg.sll_cap_max) {
+        t->sll_cap[c] = clamp_cap(t->sll_cap[c] * 2);
+        t->sll_misses[c] = 0;
+        t->st->cls[c].sll_cap = t->sll_cap[c];
+    }
+    unsigned want = t->sll_cap[c] / 2;
+    if (want < 8) want = 8;
+    hk_slab *s = h->partial[c];
+    if (!s) {
+        remote_inbox_drain(h);
+        s = h->partial[c];
+    }
+    if (!s) s = slab_adopt_orphan(h, c);
+    if (!s) {
+        s = sp_acquire(c, h->id);
+        if (!s) return 0;
+        slab_list_add(h, s, HK_LIST_PARTIAL);
+    }
+    void *chain;
+    unsigned n = slab_take(s, want, &chain);
+    if (n == 0) {
+        /* listed partial but exhausted: pending remote frees, or a bug */
+        if (slab_merge_remote(h, s)) n = slab_take(s, want, &chain);
+        if (n == 0) {
+            slab_after_take(h, s);
+            return sll_refill(t, c);
+        }
+    }
+    slab_after_take(h, s);
+    t->sll_head[c] = chain;
+    t->sll_count[c] = n;
+    t->sll_low[c] = 0;
+    hks_class *k = &t->st->cls[c];
+    k->refills++;
+    k->refill_blocks += n;
+    HK_TP(sll_refill, c, n, t->sll_cap[c]);
+    return n;
+}
+
+/* Per-drain batches of remote blocks, one chain per destination slab. */
+typedef struct rbatch {
+    hk_slab *slab[REMOTE_BATCH];
+    void    *head[REMOTE_BATCH], *tail[REMOTE_BATCH];
+    unsigned n[REMOTE_BATCH];
+    unsigned used;
+} rbatch;
+
+static void rbatch_flush_one(rbatch *b, unsigned i) {
+    remote_push(b->slab[i], b->head[i], b->tail[i], b->n[i]);
+}
+
+static void rbatch_add(rbatch *b, hk_slab *s, void *p) {
+    for (unsigned i = 0; i < b->used; i++) {
+        if (b->slab[i] == s) {
+            *(void **)b->tail[i] = p;
+            b->tail[i] = p;
+            b->n[i]++;
+            return;
+        }
+    }
+    unsigned i = b->used;
+    if (i == REMOTE_BATCH) {   /* full: send the oldest, reuse its entry */
+        rbatch_flush_one(b, 0);
+        i = 0;
+    } else {
+        b->used++;
+    }
+    b->slab[i] = s;
+    b->head[i] = b->tail[i] = p;
+    b->n[i] = 1;
+}
+
+static void rbatch_flush(rbatch *b) {
+    for (unsigned i = 0; i < b->used; i++) rbatch_flush_one(b, i);
+    b->used = 0;
+}
+
+/* Give the chain p (n blocks, NULL-terminated or cut by count) back. */
+static void give_back(hk_tls_t *t, void *p, unsigned n, int keep_one) {
+    hk_heap *h = t->heap;
+    uint32_t me = h->id;
+    rbatch b;
+    b.used = 0;
+    while (n-- && p) {
+        void *next = *(void **)p;
+        hk_slab *s = arena_slab(p);
+        uint32_t owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
+        if (owner == me || (owner == 0 && slab_adopt(h, s))) slab_put(h, s, p, keep_one);
+        else rbatch_add(&b, s, p);
+        p = next;
+    }
+    rbatch_flush(&b);
+}
+
+static void count_drain(hk_tls_t *t, unsigned c, unsigned n, unsigned reason) {
+    hks_class *k = &t->st->cls[c];
+    k->drains++;
+    k->drain_blocks += n;
+    HK_TP(sll_drain, c, n, reason);
+}
+
+void sll_overflow(hk_tls_t *t, unsigned c) {
+    unsigned n = t->sll_count[c] / 2;
+    if (n == 0) return;
+    void *p = t->sll_head[c], *q = p;
+    for (unsigned i = 0; i < n; i++) q = *(void **)q;
+    t->sll_head[c] = q;
+    t->sll_count[c] -= n;
+    if (t->sll_low[c] > t->sll_count[c]) t->sll_low[c] = t->sll_count[c];
+    give_back(t, p, n, 1);
+    count_drain(t, c, n, HK_DRAIN_OVERFLOW);
+}
+
+void sll_periodic(hk_tls_t *t) {
+    for (unsigned c = 0; c < HK_TINY_CLASSES; c++) {
+        unsigned cold = t->sll_low[c];
+        if (cold > t->sll_count[c]) cold = t->sll_count[c];
+        if (cold) {
+            /* the coldest blocks are the deepest: keep the top count-cold */
+            unsigned keep = t->sll_count[c] - cold;
+            void *rest;
+            if (keep == 0) {
+                rest = t->sll_head[c];
+                t->sll_head[c] = NULL;
+            } else {
+                void *q = t->sll_head[c];
+                for (unsigned i = 1; i < keep; i++) q = *(void **)q;
+                rest = *(void **)q;
+                *(void **)q = NULL;
+            }
+            t->sll_count[c] = keep;
+            give_back(t, rest, cold, 1);
+            count_drain(t, c, cold, HK_DRAIN_PERIODIC);
+            if (cold * 2 >= t->sll_cap[c]) {
+                t->sll_cap[c] = clamp_cap(t->sll_cap[c] / 2);
+                t->st->cls[c].sll_cap = t->sll_cap[c];
+            }
+        }
+        t->sll_low[c] = t->sll_count[c];
+        t->sll_misses[c] = 0;
+    }
+    remote_inbox_drain(t->heap);
+}
+
+void sll_flush(hk_tls_t *t, int keep_one) {
+    for (unsigned c = 0; c < HK_TINY_CLASSES; c++) {
+        unsigned n = t->sll_count[c];
+        if (!n) continue;
+        void *p = t->sll_head[c];
+        t->sll_head[c] = NULL;
+        t->sll_count[c] = 0;
+        t->sll_low[c] = 0;
+        give_back(t, p, n, keep_one);
+        count_drain(t, c, n, HK_DRAIN_FLUSH);
+    }
+}

@@ -1,0 +1,165 @@
+/* tp.c - the tracepoint box: definitions of the `hakmem` provider's
+ * tracepoints and the cold emit helpers behind HK_TP (tp.h).
+ *
+ * Owns: the tracepoint structures (dynamic probe linkage: libhakmem.so
+ * has no DT_NEEDED on any lttng library; the probes live in
+ * libhakmem-tp.so, preloaded only for a capture), the per-thread
+ * sequence number hk_tls.tp_seq and the per-thread guard hk_tls.tp_guard.
+ * Invariants:
+ *  - A call-site reaches hk_tp_emit_<ev> only when HK_TP_ENABLED(ev).
+ *  - While an event is being written (tp_guard set), nested allocations
+ *    made by liblttng-ust are served but not traced, and no nested event
+ *    is emitted, so sequence numbers stay dense per thread.
+ *  - tp_seq counts the events this thread emitted: 0, 1, 2...  A reader
+ *    that sees a jump knows that thread lost events (trace/reader.h).
+ *  - errno is preserved: free() and successful allocations must not
+ *    change it, and the ring buffer's slow paths may.
+ * Helpers are noinline and cold so the enabled path never costs the fast
+ * path registers.  Without HAKMEM_TRACE (make TRACE=0) the helpers are
+ * empty: HK_TP is `if (0)` there, so they are only referenced, never
+ * called.
+ * Tracepoints: all of them (trace/hakmem_tp.h, docs/events.md).
+ */
+#include "tp.h"
+
+#ifdef HAKMEM_TRACE
+
+#define LTTNG_UST_TRACEPOINT_DEFINE
+#define LTTNG_UST_TRACEPOINT_PROBE_DYNAMIC_LINKAGE
+#define LTTNG_UST_TRACEPOINT_HIDDEN_DEFINITION
+#include "../trace/hakmem_tp.h"
+
+#include <errno.h>
+#include "thread.h"
+
+/* Open the guarded region: returns from the helper when already inside
+ * one (an event emitted while liblttng-ust itself allocates). */
+#define HKTP_ENTER()                                  \
+    hk_tls_t *const t_ = &hk_tls;                     \
+    if (HK_UNLIKELY(t_->tp_guard)) return;            \
+    t_->tp_guard = 1;                                 \
+    const int errno_ = errno;                         \
+    const uint64_t seq_ = t_->tp_seq++
+#define HKTP_LEAVE()                                  \
+    errno = errno_;                                   \
+    t_->tp_guard = 0
+
+#define HKTP_EMIT(ev, ...)                            \
+    do {                                              \
+        HKTP_ENTER();                                 \
+        lttng_ust_do_tracepoint(hakmem, ev, seq_, __VA_ARGS__); \
+        HKTP_LEAVE();                                 \
+    } while (0)
+
+#define HK_TP_FN HK_COLD __attribute__((visibility("hidden")))
+
+HK_TP_FN void hk_tp_emit_ultrahot_hit(unsigned cls) { HKTP_EMIT(ultrahot_hit, cls); }
+HK_TP_FN void hk_tp_emit_ultrahot_miss(unsigned cls) { HKTP_EMIT(ultrahot_miss, cls); }
+HK_TP_FN void hk_tp_emit_sll_refill(unsigned cls, unsigned blocks, unsigned cap)
+{ HKTP_EMIT(sll_refill, cls, blocks, cap); }
+HK_TP_FN void hk_tp_emit_sll_drain(unsigned cls, unsigned blocks, unsigned reason)
+{ HKTP_EMIT(sll_drain, cls, blocks, reason); }
+HK_TP_FN void hk_tp_emit_sp_acquire(unsigned cls, unsigned stage, const void *slab)
+{ HKTP_EMIT(sp_acquire, cls, stage, slab); }
+HK_TP_FN void hk_tp_emit_sp_release(unsigned cls, const void *slab)
+{ HKTP_EMIT(sp_release, cls, slab); }
+HK_TP_FN void hk_tp_emit_ss_map(const void *ss, unsigned from_lru)
+{ HKTP_EMIT(ss_map, ss, from_lru); }
+HK_TP_FN void hk_tp_emit_ss_unmap(const void *ss) { HKTP_EMIT(ss_unmap, ss); }
+HK_TP_FN void hk_tp_emit_lru_push(const void *ss, unsigned count)
+{ HKTP_EMIT(lru_push, ss, count); }
+HK_TP_FN void hk_tp_emit_lru_pop(const void *ss, unsigned count)
+{ HKTP_EMIT(lru_pop, ss, count); }
+HK_TP_FN void hk_tp_emit_lru_evict(const void *ss, unsigned count)
+{ HKTP_EMIT(lru_evict, ss, count); }
+HK_TP_FN void hk_tp_emit_remote_push(const void *slab, unsigned cls, unsigned blocks,
+                                     unsigned owner)
+{ HKTP_EMIT(remote_push, slab, cls, blocks, owner); }
+HK_TP_FN void hk_tp_emit_remote_drain(const void *slab, unsigned cls, unsigned blocks)
+{ HKTP_EMIT(remote_drain, slab, cls, blocks); }
+HK_TP_FN void hk_tp_emit_slab_orphan(const void *slab, unsigned cls, unsigned used)
+{ HKTP_EMIT(slab_orphan, slab, cls, used); }
+HK_TP_FN void hk_tp_emit_slab_adopt(const void *slab, unsigned cls, unsigned used)
+{ HKTP_EMIT(slab_adopt, slab, cls, used); }
+HK_TP_FN void hk_tp_emit_mid_refill(unsigned cls, size_t size, unsigned blocks)
+{ HKTP_EMIT(mid_refill, cls, size, blocks); }
+HK_TP_FN void hk_tp_emit_l25_refill(unsigned cls, size_t size, unsigned blocks)
+{ HKTP_EMIT(l25_refill, cls, size, blocks); }
+HK_TP_FN void hk_tp_emit_large_map(const void *p, size_t size)
+{ HKTP_EMIT(large_map, p, size); }
+HK_TP_FN void hk_tp_emit_large_unmap(const void *p, size_t size)
+{ HKTP_EMIT(large_unmap, p, size); }
+HK_TP_FN void hk_tp_emit_bigcache_hit(const void *p, size_t size)
+{ HKTP_EMIT(bigcache_hit, p, size); }
+HK_TP_FN void hk_tp_emit_bigcache_miss(size_t size) { HKTP_EMIT(bigcache_miss, size); }
+
+HK_TP_FN void hk_tp_emit_lock_contended(unsigned id, const char *name, uint64_t wait_ns,
+                                        const void *caller)
+{ HKTP_EMIT(lock_contended, id, name ? name : "?", wait_ns, caller); }
+HK_TP_FN void hk_tp_emit_lock_acquired(unsigned id, const char *name, uint64_t wait_ns,
+                                       const void *caller)
+{ HKTP_EMIT(lock_acquired, id, name ? name : "?", wait_ns, caller); }
+HK_TP_FN void hk_tp_emit_lock_released(unsigned id, const char *name, uint64_t hold_ns,
+                                       const void *caller)
+{ HKTP_EMIT(lock_released, id, name ? name : "?", hold_ns, caller); }
+
+HK_TP_FN void hk_tp_emit_malloc(const void *p, size_t size, unsigned cls, const void *caller)
+{ HKTP_EMIT(malloc, p, size, cls, caller); }
+HK_TP_FN void hk_tp_emit_free(const void *p, size_t size, unsigned cls, const void *caller)
+{ HKTP_EMIT(free, p, size, cls, caller); }
+HK_TP_FN void hk_tp_emit_calloc(const void *p, size_t nmemb, size_t size, const void *caller)
+{ HKTP_EMIT(calloc, p, nmemb, size, caller); }
+HK_TP_FN void hk_tp_emit_realloc(const void *old, const void *p, size_t size,
+                                 const void *caller)
+{ HKTP_EMIT(realloc, old, p, size, caller); }
+HK_TP_FN void hk_tp_emit_memalign(const void *p, size_t align, size_t size,
+                                  const void *caller)
+{ HKTP_EMIT(memalign, p, align, size, caller); }
+HK_TP_FN void hk_tp_emit_thread_start(void) { HKTP_EMIT(thread_start, hk_tls.id); }
+HK_TP_FN void hk_tp_emit_thread_exit(void) { HKTP_EMIT(thread_exit, hk_tls.id); }
+
+#else /* !HAKMEM_TRACE: referenced by `if (0)` call sites only. */
+
+#define U_ __attribute__((unused))
+void hk_tp_emit_ultrahot_hit(U_ unsigned cls) {}
+void hk_tp_emit_ultrahot_miss(U_ unsigned cls) {}
+void hk_tp_emit_sll_refill(U_ unsigned cls, U_ unsigned blocks, U_ unsigned cap) {}
+void hk_tp_emit_sll_drain(U_ unsigned cls, U_ unsigned blocks, U_ unsigned reason) {}
+void hk_tp_emit_sp_acquire(U_ unsigned cls, U_ unsigned stage, U_ const void *slab) {}
+void hk_tp_emit_sp_release(U_ unsigned cls, U_ const void *slab) {}
+void hk_tp_emit_ss_map(U_ const void *ss, U_ unsigned from_lru) {}
+void hk_tp_emit_ss_unmap(U_ const void *ss) {}
+void hk_tp_emit_lru_push(U_ const void *ss, U_ unsigned count) {}
+void hk_tp_emit_lru_pop(U_ const void *ss, U_ unsigned count) {}
+void hk_tp_emit_lru_evict(U_ const void *ss, U_ unsigned count) {}
+void hk_tp_emit_remote_push(U_ const void *slab, U_ unsigned cls, U_ unsigned blocks,
+                            U_ unsigned owner) {}
+void hk_tp_emit_remote_drain(U_ const void *slab, U_ unsigned cls, U_ unsigned blocks) {}
+void hk_tp_emit_slab_orphan(U_ const void *slab, U_ unsigned cls, U_ unsigned used) {}
+void hk_tp_emit_slab_adopt(U_ const void *slab, U_ unsigned cls, U_ unsigned used) {}
+void hk_tp_emit_mid_refill(U_ unsigned cls, U_ size_t size, U_ unsigned blocks) {}
+void hk_tp_emit_l25_refill(U_ unsigned cls, U_ size_t size, U_ unsigned blocks) {}
+void hk_tp_emit_large_map(U_ const void *p, U_ size_t size) {}
+void hk_tp_emit_large_unmap(U_ const void *p, U_ size_t size) {}
+void hk_tp_emit_bigcache_hit(U_ const void *p, U_ size_t size) {}
+void hk_tp_emit_bigcache_miss(U_ size_t size) {}
+void hk_tp_emit_lock_contended(U_ unsigned id, U_ const char *name, U_ uint64_t wait_ns,
+                               U_ const void *caller) {}
+void hk_tp_emit_lock_acquired(U_ unsigned id, U_ const char *name, U_ uint64_t wait_ns,
+                              U_ const void *caller) {}
+void hk_tp_emit_lock_released(U_ unsigned id, U_ const char *name, U_ uint64_t hold_ns,
+                              U_ const void *caller) {}
+void hk_tp_emit_malloc(U_ const void *p, U_ size_t size, U_ unsigned cls,
+                       U_ const void *caller) {}
+void hk_tp_emit_free(U_ const void *p, U_ size_t size, U_ unsigned cls,
+                     U_ const void *caller) {}
+void hk_tp_emit_calloc(U_ const void *p, U_ size_t nmemb, U_ size_t size,
+                       U_ const void *caller) {}
+void hk_tp_emit_realloc(U_ const void *old, U_ const void *p, U_ size_t size,
+                        U_ const void *caller) {}
+void hk_tp_emit_memalign(U_ const void *p, U_ size_t align, U_ size_t size,
+                         U_ const void *caller) {}
+void hk_tp_emit_thread_start(void) {}
+void hk_tp_emit_thread_exit(void) {}
+
+#endif
