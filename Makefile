@@ -36,6 +36,17 @@ else
 endif
 TOOL_CFLAGS := $(STD) $(WARN) $(TOOL_OPT) -Iinclude -Itrace -pthread
 TOOL_LDFLAGS := $(TOOL_LD) -pthread
+# Test programs run on hakmem's malloc (linked, or LD_PRELOADed): ASan would
+# replace that malloc (and refuses to start behind a preloaded library), so
+# under DEBUG they get UBSan only, with every finding fatal.
+ifeq ($(DEBUG),1)
+  TEST_CFLAGS  := $(STD) $(WARN) -O0 -g -fsanitize=undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer -Iinclude -Itrace -pthread
+  TEST_LDFLAGS := -fsanitize=undefined -pthread
+else
+  TEST_CFLAGS  := $(TOOL_CFLAGS)
+  TEST_LDFLAGS := $(TOOL_LDFLAGS)
+endif
 
 ifeq ($(TRACE),1)
   LIB_CFLAGS += -DHAKMEM_TRACE
@@ -59,7 +70,7 @@ READER_LIBS := $(if $(READER_SRC),$(BUILD)/libhkreader.a -lbabeltrace2)
 # Tools: one directory each under tools/, all built when present.
 TOOL_DIRS := $(notdir $(wildcard tools/*))
 TOOLS     := $(addprefix $(BUILD)/,$(TOOL_DIRS))
-LIBS_hakmem-top      := -lncursesw -ltinfo
+LIBS_hakmem-top      := $(BUILD)/libhkreader.a -lncursesw -ltinfo -lm
 LIBS_hakmem-trace    := $(READER_LIBS)
 LIBS_hakmem-replay   := $(READER_LIBS) -lunwind -lunwind-x86_64
 LIBS_hakmem-lockstat := $(READER_LIBS) -lunwind -lunwind-x86_64
@@ -71,8 +82,10 @@ TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_HELPER_SRC := $(wildcard tests/progs/*.c)
 TEST_HELPERS := $(patsubst tests/progs/%.c,$(BUILD)/tests/progs/%,$(TEST_HELPER_SRC))
 
-BENCH_SRC  := $(wildcard bench/*.c)
-BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+# bench/floor_alloc.c is the harness-floor allocator (an LD_PRELOAD .so).
+BENCH_SRC  := $(filter-out bench/floor_alloc.c,$(wildcard bench/*.c))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC)) \
+	$(if $(wildcard bench/floor_alloc.c),$(BUILD)/bench/libfloor.so)
 
 .PHONY: all lib tools tests test demo bench deps install clean soak fuzz
 all: lib tools tests benches
@@ -103,13 +116,16 @@ $(BUILD)/hakmem-%: $$(wildcard tools/hakmem-$$*/*.c) $$(wildcard tools/hakmem-$$
 	$(CC) $(TOOL_CFLAGS) -Itools/hakmem-$* -o $@ $(filter %.c,$^) $(TOOL_LDFLAGS) $(LIBS_hakmem-$*)
 
 $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) include/hakmem.h $(LIB) | $(BUILD)/tests
-	$(CC) $(TOOL_CFLAGS) -Itests/unit -o $@ $< $(TOOL_LDFLAGS) -L$(BUILD) -lhakmem -Wl,-rpath,'$$ORIGIN/..' -lm
+	$(CC) $(TEST_CFLAGS) -Itests/unit -o $@ $< $(TEST_LDFLAGS) -L$(BUILD) -lhakmem -Wl,-rpath,'$$ORIGIN/..' -lm
 
 $(BUILD)/tests/progs/%: tests/progs/%.c | $(BUILD)/tests/progs
-	$(CC) $(TOOL_CFLAGS) -o $@ $< $(TOOL_LDFLAGS) -lm
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDFLAGS) -lm
 
 $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) | $(BUILD)/bench
 	$(CC) $(STD) $(WARN) -O2 -g -pthread -o $@ $< -lm -ldl
+
+$(BUILD)/bench/libfloor.so: bench/floor_alloc.c | $(BUILD)/bench
+	$(CC) $(STD) $(WARN) -O2 -g -fPIC -shared -pthread -o $@ $<
 
 $(BUILD) $(BUILD)/obj $(BUILD)/obj/reader $(BUILD)/tests $(BUILD)/tests/progs $(BUILD)/bench:
 	mkdir -p $@

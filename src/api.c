@@ -49,7 +49,7 @@ HK_INLINE void *hk_alloc(size_t n) {
 }
 
 static void *hk_alloc_aligned(size_t align, size_t n) {
-    if (align <= HK_MIN_ALIGN) return hk_alloc(n);
+    if (align <= HK_MIN_ALIGN) return hk_alloc(n < align ? align : n);
     thread_global_init();
     if (align <= HK_TINY_MAX && n <= HK_TINY_MAX)
         return tiny_alloc_fast(front_tiny_class(n > align ? n : align));
@@ -390,6 +390,11 @@ HK_API int hakmem_stats_read(struct hks_thread *sum, struct hks_global *global) 
     return 0;
 }
 
+HK_API const char *hakmem_stats_path(void) {
+    thread_global_init();
+    return stats_path();
+}
+
 HK_API void hakmem_thread_flush(void) {
     thread_global_init();
     tiny_flush();
@@ -399,4 +404,10 @@ HK_API void hakmem_arena(uintptr_t *base, size_t *size) {
     thread_global_init();
     if (base) *base = hk_arena.base;
     if (size) *size = hk_arena.size;
+}
+
+/* Initialise at load time too, so the stats segment exists (and the
+ * configuration is read) even in a program that never allocates. */
+__attribute__((constructor)) static void hk_constructor(void) {
+    thread_ensure();
 }

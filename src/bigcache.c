@@ -137,6 +137,11 @@ lg_span *span_live(const void *p) {
 }
 
 lg_span *span_adopt(void *seg, uint32_t n) {
+    /* FrontGate reads the tiny slab table before the segment kind; any
+     * segment of the span may later head a block (after a split), so no
+     * block size may linger from a SuperSlab that lived here. */
+    for (uint32_t k = 0; k < n; k++)
+        arena_slab((char *)seg + ((size_t)k << HK_SEG_SHIFT))->block_size = 0;
     hak_lock_acquire(&bc_lock);
     lg_span *r = rec_get();
     if (r) {

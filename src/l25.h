@@ -4,7 +4,8 @@
  * Owns: L2.5 classes (about four per doubling) carved from 2 MiB arena
  * segments of kind HK_SEG_L25, per-thread caches, the owner's MPSC queue
  * for frees from other threads, the L2.5 counters (hks_tier[L25]) and the
- * tracepoint l25_refill.  Invariants and layout: see l25.c.
+ * tracepoint l25_refill.  Engine: the segment pool box (pool.c, shared
+ * with Mid), where layout, invariants and protocols are described.
  */
 #ifndef HAKMEM_L25_H
 #define HAKMEM_L25_H

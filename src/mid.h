@@ -3,7 +3,8 @@
  * Owns: Mid size classes, per-thread pools carved from arena segments of
  * kind HK_SEG_MID, the lock-free MPSC queue through which other threads
  * return blocks to their owner, and the Mid counters (hks_tier[MID]) and
- * tracepoint mid_refill.  Invariants and layout: see mid.c.
+ * tracepoint mid_refill.  The engine (shared with L2.5) is the segment
+ * pool box, pool.c: layout, invariants and protocols are described there.
  */
 #ifndef HAKMEM_MID_H
 #define HAKMEM_MID_H
@@ -14,6 +15,11 @@
 void   mid_init(void);
 /* 1024 < size <= HK_MID_MAX; NULL with errno ENOMEM on failure. */
 void  *mid_alloc(size_t size);
+/* For l25_alloc_aligned: size <= HK_MID_MAX, align a power of two <=
+ * HK_MID_MAX: a Mid block of at least `size` bytes aligned to `align`, from
+ * the smallest Mid class that is a multiple of `align` (32 KiB always is).
+ * NULL + ENOMEM on failure. */
+void  *mid_alloc_aligned(size_t size, size_t align);
 /* p lies in a HK_SEG_MID segment.  0 = freed; -1 = p is not the start of
  * a live Mid block (the caller reports it; nothing was changed). */
 int    mid_free(void *p);

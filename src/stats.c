@@ -43,6 +43,12 @@
 #define STATS_STATIC_BLOCKS   4u      /* blocks of the last-resort static area */
 #define STATS_LOCK_SPILL      32u     /* private lock records past the table  */
 
+#ifdef MFD_NOEXEC_SEAL
+#define STATS_MFD_NOEXEC_SEAL MFD_NOEXEC_SEAL
+#else
+#define STATS_MFD_NOEXEC_SEAL 0x0008u
+#endif
+
 enum { SEG_NONE = 0, SEG_CREATING = 1, SEG_READY = 2 };
 enum { MODE_MEMFD = 0, MODE_PRIVATE = 1, MODE_STATIC = 2 };
 
@@ -180,7 +186,12 @@ static void seal(int fd) {
 /* A sealed 0600 memfd of `size` bytes mapped shared at `at` (MAP_FIXED) or
  * anywhere; returns the mapping and its fd, or NULL. */
 static void *memfd_segment(size_t size, void *at, int *fd_out) {
-    long fd = syscall(SYS_memfd_create, HKS_MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    /* MFD_NOEXEC_SEAL first: with vm.memfd_noexec=2 (Linux 6.3+) a memfd
+     * without it is refused; older kernels reject the flag with EINVAL. */
+    long fd = syscall(SYS_memfd_create, HKS_MEMFD_NAME,
+                      MFD_CLOEXEC | MFD_ALLOW_SEALING | STATS_MFD_NOEXEC_SEAL);
+    if (fd < 0 && errno == EINVAL)
+        fd = syscall(SYS_memfd_create, HKS_MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return NULL;
     fchmod((int)fd, 0600);
     if (ftruncate((int)fd, (off_t)size) != 0) { close((int)fd); return NULL; }
@@ -264,22 +275,20 @@ static hks_thread *claim_segment(void) {
 }
 
 static hks_thread *claim_overflow(void) {
-    for (;;) {
-        for (ovf_chunk *c = atomic_load_explicit(&ovf_head, memory_order_acquire); c; c = c->next)
-            for (unsigned i = 0; i < STATS_OVF_BLOCKS; i++)
-                if (__atomic_load_n(&c->blk[i].state, __ATOMIC_RELAXED) == HKS_BLOCK_FREE &&
-                    claim(&c->blk[i]))
-                    return &c->blk[i];
-        ovf_chunk *c = mmap(NULL, sizeof(ovf_chunk), PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (c == MAP_FAILED) return NULL;
-        c->blk[0].state = HKS_BLOCK_LIVE;       /* ours before it is published */
-        ovf_chunk *head = atomic_load_explicit(&ovf_head, memory_order_relaxed);
-        do c->next = head;
-        while (!atomic_compare_exchange_weak_explicit(&ovf_head, &head, c,
-                                                      memory_order_release, memory_order_relaxed));
-        return &c->blk[0];
-    }
+    for (ovf_chunk *c = atomic_load_explicit(&ovf_head, memory_order_acquire); c; c = c->next)
+        for (unsigned i = 0; i < STATS_OVF_BLOCKS; i++)
+            if (__atomic_load_n(&c->blk[i].state, __ATOMIC_RELAXED) == HKS_BLOCK_FREE &&
+                claim(&c->blk[i]))
+                return &c->blk[i];
+    ovf_chunk *c = mmap(NULL, sizeof(ovf_chunk), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (c == MAP_FAILED) return NULL;
+    c->blk[0].state = HKS_BLOCK_LIVE;           /* ours before it is published */
+    ovf_chunk *head = atomic_load_explicit(&ovf_head, memory_order_relaxed);
+    do c->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&ovf_head, &head, c,
+                                                  memory_order_release, memory_order_relaxed));
+    return &c->blk[0];
 }
 
 static int is_overflow_block(const hks_thread *b) {

@@ -1,13 +1,16 @@
 /* stats.h - the counters box: per-thread counter blocks in the stats
- * segment (ABI in trace/hakmem_stats.h).
+ * segment (ABI in trace/hakmem_stats.h, description in docs/counters.md).
  *
- * Owns: the segment (created at init, readable by the owner's uid only,
- * gone with the process), the claim of a block per thread and its folding
- * into the retired block at thread exit, the global gauges.
+ * Owns: the segment (a sealed 0600 memfd created at init, found by other
+ * processes through /proc/PID/fd, gone with the process; private memory
+ * with HAKMEM_STATS=0), the claim of a block per thread and its folding
+ * into the retired block at thread exit, the shared block for threads
+ * without one, private overflow blocks when the segment is full, the lock
+ * records, the global gauges, and the segment of a fork child.
  * Fast path: `hk_tls.st->cls[c].sll_hits++` - a plain increment through
- * a TLS pointer; never a lock or an atomic RMW.  Threads that start before
- * the segment exists or when it is full count into a private fallback
- * block (still summed by malloc_stats, not visible to other processes).
+ * a TLS pointer; never a lock or an atomic RMW.  Claims, folds (atomic
+ * adds inside a fold_begin/fold_end sequence) and gauges are slow paths.
+ * Nothing here calls malloc: raw system calls only.
  */
 #ifndef HAKMEM_STATS_H
 #define HAKMEM_STATS_H

@@ -36,9 +36,6 @@ static uint16_t *heap_gen;             /* generation per slot        */
 static hk_heap *heap_free;             /* recycled heaps             */
 static uint32_t heap_next = 1;         /* next never-used slot       */
 static hak_lock heap_lock = HAK_LOCK_INIT("heap_registry");
-/* Counting block for threads past their exit (other TSD destructors may
- * still allocate): approximate, shared by such threads. */
-static hks_thread exit_block;
 
 static void thread_exit_cb(void *arg);
 static void fork_prepare(void);
@@ -154,7 +151,9 @@ static void thread_exit_cb(void *arg) {
     mid_thread_exit(h);
     l25_thread_exit(h);
     stats_thread_retire(t->st);
-    t->st = &exit_block;
+    /* counts made after this (other TSD destructors) land in the shared
+     * block, which readers sum */
+    t->st = stats_shared_block();
     heap_release(h);
     t->heap = NULL;
     t->id = 0;

@@ -15,7 +15,10 @@
  *  - errno is preserved: free() and successful allocations must not
  *    change it, and the ring buffer's slow paths may.
  * Helpers are noinline and cold so the enabled path never costs the fast
- * path registers.  Without HAKMEM_TRACE (make TRACE=0) the helpers are
+ * path registers.
+ * hakmem_tp_guard(on) is the one exported entry: it lets libhakmem-tp.so
+ * keep the guard set across fork() (trace/hakmem_tp_probe.c explains why);
+ * it is an ABI between the two libraries, not part of hakmem.h.  Without HAKMEM_TRACE (make TRACE=0) the helpers are
  * empty: HK_TP is `if (0)` there, so they are only referenced, never
  * called.
  * Tracepoints: all of them (trace/hakmem_tp.h, docs/events.md).
@@ -93,15 +96,17 @@ HK_TP_FN void hk_tp_emit_bigcache_hit(const void *p, size_t size)
 { HKTP_EMIT(bigcache_hit, p, size); }
 HK_TP_FN void hk_tp_emit_bigcache_miss(size_t size) { HKTP_EMIT(bigcache_miss, size); }
 
-HK_TP_FN void hk_tp_emit_lock_contended(unsigned id, const char *name, uint64_t wait_ns,
+HK_TP_FN void hk_tp_emit_lock_contended(unsigned id, const char *name, unsigned owner,
                                         const void *caller)
-{ HKTP_EMIT(lock_contended, id, name ? name : "?", wait_ns, caller); }
+{ HKTP_EMIT(lock_contended, id, name ? name : "?", owner, caller); }
 HK_TP_FN void hk_tp_emit_lock_acquired(unsigned id, const char *name, uint64_t wait_ns,
                                        const void *caller)
 { HKTP_EMIT(lock_acquired, id, name ? name : "?", wait_ns, caller); }
 HK_TP_FN void hk_tp_emit_lock_released(unsigned id, const char *name, uint64_t hold_ns,
                                        const void *caller)
 { HKTP_EMIT(lock_released, id, name ? name : "?", hold_ns, caller); }
+HK_TP_FN void hk_tp_emit_lock_stack(unsigned id, const uint64_t *frames, unsigned depth)
+{ HKTP_EMIT(lock_stack, id, frames, depth); }
 
 HK_TP_FN void hk_tp_emit_malloc(const void *p, size_t size, unsigned cls, const void *caller)
 { HKTP_EMIT(malloc, p, size, cls, caller); }
@@ -117,6 +122,13 @@ HK_TP_FN void hk_tp_emit_memalign(const void *p, size_t align, size_t size,
 { HKTP_EMIT(memalign, p, align, size, caller); }
 HK_TP_FN void hk_tp_emit_thread_start(void) { HKTP_EMIT(thread_start, hk_tls.id); }
 HK_TP_FN void hk_tp_emit_thread_exit(void) { HKTP_EMIT(thread_exit, hk_tls.id); }
+
+__attribute__((visibility("default"))) int hakmem_tp_guard(int on)
+{
+    int old = hk_tls.tp_guard;
+    hk_tls.tp_guard = (uint8_t)(on != 0);
+    return old;
+}
 
 #else /* !HAKMEM_TRACE: referenced by `if (0)` call sites only. */
 
@@ -143,12 +155,13 @@ void hk_tp_emit_large_map(U_ const void *p, U_ size_t size) {}
 void hk_tp_emit_large_unmap(U_ const void *p, U_ size_t size) {}
 void hk_tp_emit_bigcache_hit(U_ const void *p, U_ size_t size) {}
 void hk_tp_emit_bigcache_miss(U_ size_t size) {}
-void hk_tp_emit_lock_contended(U_ unsigned id, U_ const char *name, U_ uint64_t wait_ns,
+void hk_tp_emit_lock_contended(U_ unsigned id, U_ const char *name, U_ unsigned owner,
                                U_ const void *caller) {}
 void hk_tp_emit_lock_acquired(U_ unsigned id, U_ const char *name, U_ uint64_t wait_ns,
                               U_ const void *caller) {}
 void hk_tp_emit_lock_released(U_ unsigned id, U_ const char *name, U_ uint64_t hold_ns,
                               U_ const void *caller) {}
+void hk_tp_emit_lock_stack(U_ unsigned id, U_ const uint64_t *frames, U_ unsigned depth) {}
 void hk_tp_emit_malloc(U_ const void *p, U_ size_t size, U_ unsigned cls,
                        U_ const void *caller) {}
 void hk_tp_emit_free(U_ const void *p, U_ size_t size, U_ unsigned cls,
@@ -161,5 +174,6 @@ void hk_tp_emit_memalign(U_ const void *p, U_ size_t align, U_ size_t size,
                          U_ const void *caller) {}
 void hk_tp_emit_thread_start(void) {}
 void hk_tp_emit_thread_exit(void) {}
+__attribute__((visibility("default"))) int hakmem_tp_guard(U_ int on) { return 0; }
 
 #endif

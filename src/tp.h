@@ -36,9 +36,10 @@ void hk_tp_emit_large_unmap(const void *p, size_t size);
 void hk_tp_emit_bigcache_hit(const void *p, size_t size);
 void hk_tp_emit_bigcache_miss(size_t size);
 /* Lock events (loglevel DEBUG). */
-void hk_tp_emit_lock_contended(unsigned id, const char *name, uint64_t wait_ns, const void *caller);
+void hk_tp_emit_lock_contended(unsigned id, const char *name, unsigned owner, const void *caller);
 void hk_tp_emit_lock_acquired(unsigned id, const char *name, uint64_t wait_ns, const void *caller);
 void hk_tp_emit_lock_released(unsigned id, const char *name, uint64_t hold_ns, const void *caller);
+void hk_tp_emit_lock_stack(unsigned id, const uint64_t *frames, unsigned depth);
 /* Replay set (loglevel INFO). */
 void hk_tp_emit_malloc(const void *p, size_t size, unsigned cls, const void *caller);
 void hk_tp_emit_free(const void *p, size_t size, unsigned cls, const void *caller);

@@ -25,7 +25,7 @@
     X(lru_push) X(lru_pop) X(lru_evict) X(remote_push) X(remote_drain)    \
     X(slab_orphan) X(slab_adopt) X(mid_refill) X(l25_refill)              \
     X(large_map) X(large_unmap) X(bigcache_hit) X(bigcache_miss)          \
-    X(lock_contended) X(lock_acquired) X(lock_released)                   \
+    X(lock_contended) X(lock_acquired) X(lock_released) X(lock_stack)     \
     X(malloc) X(free) X(calloc) X(realloc) X(memalign)                    \
     X(thread_start) X(thread_exit)
 

@@ -1,23 +1,39 @@
 /* hakmem_stats.h - ABI of the stats segment shared by libhakmem.so (writer)
- * and the tools (hakmem-top, hakmem-lockstat, tests) that map it read-only.
+ * and the tools (hakmem-top, hakmem-lockstat, tests) that read it.
  *
- * Layout of the segment (all offsets from its start, all little endian,
- * every section 64-byte aligned):
+ * The segment is a memfd named "hakmem-stats" (one per process, mode 0600,
+ * sealed against shrinking and growing), found by another process through
+ * the /proc/PID/fd/N link whose target starts with "/memfd:hakmem-stats".
+ * It lives exactly as long as something holds it: no file is left behind.
+ * docs/counters.md describes every counter.
  *
- *   hks_header                      magic, version, sizes, class table
+ * Layout (offsets from the segment start, little endian, every section
+ * 64-byte aligned; the header says where each section is):
+ *
+ *   hks_header                      magic, version, sizes, class table, and
+ *                                   a few live control words
  *   hks_global                      process-wide gauges (slow paths only)
- *   hks_lock[HKS_MAX_LOCKS]         one record per named hak_lock
- *   hks_thread[thread_capacity]     per-thread counter blocks; block 0 is
- *                                   the "retired" block into which exiting
- *                                   threads fold their counts
+ *   hks_lock[lock_count]            one record per named hak_lock
+ *   hks_thread[thread_capacity]     per-thread counter blocks:
+ *       block 0 (HKS_BLOCK_RETIRED) the counts of threads that exited
+ *       block 1 (HKS_BLOCK_SHARED)  counts made by threads that have no
+ *                                   block of their own (before their claim,
+ *                                   after their retire)
+ *       blocks 2.. (LIVE or FREE)   one per live thread
  *
  * Writers: each thread increments only its own block with plain stores (no
- * lock, no atomic read-modify-write).  Readers sum every block whose state
- * is not HKS_BLOCK_FREE; counts are monotonic except gauges, which are named
- * so.  A reader must validate every size/offset/count in the header before
- * use: the segment is written by the observed process.
+ * lock, no atomic read-modify-write).  A thread that exits folds its block
+ * into block 0 with atomic adds, between fold_begin++ and fold_end++, then
+ * zeroes it and marks it FREE.  Readers sum every block whose state is
+ * LIVE, RETIRED or SHARED among the first thread_high blocks; a sum is
+ * consistent when fold_end read before it equals fold_begin read after it
+ * (a sequence lock that any number of exiting threads can enter at once).
+ * Counts only grow, except the fields named gauges.
  *
- * Bump HKS_ABI_VERSION on any layout change; readers refuse other versions.
+ * Readers must validate every size, offset and count of the header before
+ * use: the segment is written by the observed process, which may be
+ * compromised.  Bump HKS_ABI_VERSION on any layout change; readers refuse
+ * versions they do not know.
  */
 #ifndef HAKMEM_STATS_ABI_H
 #define HAKMEM_STATS_ABI_H
@@ -27,8 +43,12 @@
 #define HKS_MAGIC        0x5354534d4b4148ULL /* "HAKMSTS\0" little endian */
 #define HKS_ABI_VERSION  1u
 #define HKS_TINY_CLASSES 8
-#define HKS_MAX_LOCKS    16
+#define HKS_MAX_LOCKS    32
 #define HKS_LOCK_NAME    24
+#define HKS_CMDLINE      64
+#define HKS_MEMFD_NAME   "hakmem-stats"
+
+enum { HKS_RETIRED_BLOCK = 0, HKS_SHARED_BLOCK = 1, HKS_FIRST_THREAD_BLOCK = 2 };
 
 /* Per tiny class, per thread.  allocs = uh_hits + sll_hits + sll_misses. */
 typedef struct hks_class {
@@ -87,18 +107,33 @@ typedef struct hks_box {
     uint64_t inbox_recv;     /* slabs notified through the inbox          */
 } hks_box;
 
-enum { HKS_BLOCK_FREE = 0, HKS_BLOCK_LIVE = 1, HKS_BLOCK_RETIRED = 2 };
+enum {
+    HKS_BLOCK_FREE = 0,      /* unclaimed; all counters zero              */
+    HKS_BLOCK_LIVE = 1,      /* owned by a running thread                 */
+    HKS_BLOCK_RETIRED = 2,   /* block 0: folded counts of exited threads  */
+    HKS_BLOCK_SHARED = 3,    /* block 1: threads without a block          */
+};
 
 typedef struct hks_thread {
     uint32_t  state;         /* HKS_BLOCK_*                               */
     uint32_t  tid;           /* hakmem thread id                          */
     uint32_t  os_tid;        /* kernel tid                                */
     uint32_t  pad0;
-    uint64_t  pad1[7];
+    uint64_t  pad1[6];       /* the counters start on the second line   */
     hks_class cls[HKS_TINY_CLASSES];
     hks_tier  tier[HKS_TIERS];
     hks_box   box;
 } __attribute__((aligned(64))) hks_thread;
+
+/* The counters of a block are the 64-bit words from HKS_COUNTER_WORD0 to
+ * the end; every one is summed except the gauge sll_cap (a reader's sum
+ * holds the largest sll_cap of the summed blocks). */
+#define HKS_COUNTER_WORD0  (__builtin_offsetof(hks_thread, cls) / 8)
+#define HKS_THREAD_WORDS   (sizeof(hks_thread) / 8)
+#define HKS_IS_GAUGE_WORD(w) \
+    ((w) >= HKS_COUNTER_WORD0 && (w) < __builtin_offsetof(hks_thread, tier) / 8 && \
+     ((w) - HKS_COUNTER_WORD0) % (sizeof(hks_class) / 8) == \
+         __builtin_offsetof(hks_class, sll_cap) / 8)
 
 /* Process-wide gauges, updated with relaxed atomics on slow paths. */
 typedef struct hks_global {
@@ -120,9 +155,9 @@ typedef struct hks_global {
 } __attribute__((aligned(64))) hks_global;
 
 typedef struct hks_lock {
-    char     name[HKS_LOCK_NAME];
+    char     name[HKS_LOCK_NAME]; /* NUL-terminated                      */
     uint32_t id;
-    uint32_t in_use;
+    uint32_t in_use;         /* set (release) once name and id are written */
     uint64_t acquisitions;
     uint64_t contended;
     uint64_t wait_ns;        /* total wait of contended acquisitions      */
@@ -130,17 +165,20 @@ typedef struct hks_lock {
     uint64_t hold_ns;        /* total hold (timed when contended/traced)  */
     uint64_t hold_max_ns;
     uint64_t owner_switches;
-    uint64_t pad[4];
+    uint64_t hold_count;     /* acquisitions whose hold was timed: avg
+                                hold = hold_ns / hold_count (was pad)     */
+    uint64_t pad[3];
 } __attribute__((aligned(64))) hks_lock;
 
 typedef struct hks_header {
+    /* Written once at creation (and in a fork child). */
     uint64_t magic;
     uint32_t abi_version;
     uint32_t header_size;     /* sizeof(hks_header)                       */
     uint64_t total_size;      /* bytes of the whole segment               */
     uint32_t pid;
     uint32_t uid;
-    uint64_t start_time_ns;   /* CLOCK_REALTIME at init                   */
+    uint64_t start_time_ns;   /* CLOCK_REALTIME at creation               */
     uint32_t class_count;     /* HKS_TINY_CLASSES                         */
     uint32_t class_size[HKS_TINY_CLASSES];
     uint32_t ultrahot_mask;   /* classes with an UltraHot magazine        */
@@ -148,11 +186,28 @@ typedef struct hks_header {
     uint32_t global_size;
     uint32_t locks_offset;
     uint32_t lock_size;
-    uint32_t lock_count;      /* capacity: HKS_MAX_LOCKS                  */
+    uint32_t lock_count;      /* capacity of the lock table               */
     uint32_t threads_offset;
     uint32_t thread_size;     /* sizeof(hks_thread)                       */
     uint32_t thread_capacity;
-    char     cmdline[64];     /* argv[0] of the process, NUL-terminated   */
+    uint32_t tier_max[HKS_TIERS]; /* largest request of Mid, L2.5 (Large: 0) */
+    uint32_t pad0;
+    char     cmdline[HKS_CMDLINE]; /* command line, NUL-terminated        */
+    /* Live control words (own cache line), atomics. */
+    uint64_t thread_high __attribute__((aligned(64)));
+                              /* blocks [0, thread_high) were ever used   */
+    uint64_t fold_begin;      /* folds started (see the top of this file) */
+    uint64_t fold_end;        /* folds finished                           */
+    uint64_t threads_overflow; /* live threads counting in private blocks
+                                  (segment full): not visible until exit  */
+    uint64_t pad1[4];
 } __attribute__((aligned(64))) hks_header;
+
+_Static_assert(sizeof(hks_thread) == 1600, "hks_thread layout (ABI 1)");
+_Static_assert(__builtin_offsetof(hks_thread, cls) == 64, "counters start on line 2");
+_Static_assert(sizeof(hks_class) == 128 && sizeof(hks_tier) == 128 && sizeof(hks_box) == 128,
+               "hks_class/hks_tier/hks_box layout (ABI 1)");
+_Static_assert(sizeof(hks_global) == 128 && sizeof(hks_lock) == 128, "hks_global/hks_lock (ABI 1)");
+_Static_assert(sizeof(hks_header) == 256, "hks_header layout (ABI 1)");
 
 #endif
