@@ -32,6 +32,7 @@
 #define BC_BUCKETS 64          /* bucket b: b+1 segments; the last: >= 64 */
 #define BC_BATCH   16          /* victims given back per lock hold        */
 #define LG_EXT_MAX 65536u      /* records for mappings outside the arena  */
+#define LG_ARENA_RECS (1u << 20) /* records for arena spans, at most       */
 
 static hak_lock bc_lock = HAK_LOCK_INIT("bigcache");
 
@@ -56,8 +57,10 @@ static lg_span *rec_get(void) {
         pool_free = r->next;
     } else {
         if (!pool) {
-            /* Every live or cached arena span has at least one segment. */
-            uint32_t cap = hk_arena.nsegs + LG_EXT_MAX;
+            /* Every live or cached arena span has at least one segment;
+             * past LG_ARENA_RECS (2 TiB of spans) a huge arena would only
+             * reserve commit charge for records nobody uses. */
+            uint32_t cap = (hk_arena.nsegs < LG_ARENA_RECS ? hk_arena.nsegs : LG_ARENA_RECS) + LG_EXT_MAX;
             lg_span *p = os_map((size_t)cap * sizeof(lg_span));
             if (!p) return NULL;
             pool_cap = cap;
