@@ -152,6 +152,11 @@ soak:
 	@$(MAKE) --no-print-directory all
 	@sh tests/soak.sh
 
+# Fuzz runs (libFuzzer, clang): the .hkr reader for FUZZ_SECONDS (default 300).
+fuzz:
+	@$(MAKE) --no-print-directory all
+	@HKR_FUZZ_SECONDS=$${FUZZ_SECONDS:-300} sh tests/replay/replay_fuzz.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/man/man1

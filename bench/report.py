@@ -189,7 +189,14 @@ def build(args):
                                    for p in ok_peers if res[p]["ops_per_sec"] > hk["ops_per_sec"]}
         t0 = res.get("hakmem_trace0")
         if hk and t0 and hk["status"] == "ok" and t0["status"] == "ok":
-            entry["default_over_trace0"] = hk["ops_per_sec"] / t0["ops_per_sec"]
+            # Median of the per-repetition ratios: the two builds run back to
+            # back in each repetition, so a slow drift of the machine cancels
+            # out of each pair (a ratio of medians would not pair them).
+            by_rep = {r["rep"]: r["ops_per_sec"] for r in t0["runs"]}
+            pairs = [r["ops_per_sec"] / by_rep[r["rep"]] for r in hk["runs"]
+                     if by_rep.get(r["rep"], 0) > 0]
+            entry["default_over_trace0"] = statistics.median(pairs)
+            entry["default_over_trace0_runs"] = pairs
         fl = res.get("floor")
         if fl and fl["status"] == "ok" and hk and hk["status"] == "ok" and fl["ops_per_sec"] > 0:
             # Share of hakmem's time per op that the harness alone needs.
@@ -215,18 +222,34 @@ def tables(out):
     allocs = out["allocators"]
     B = out["benchmarks"]
     ts = []
-    hdr = ["benchmark"] + allocs + ["best peer", "hakmem/best"]
+    hdr = ["benchmark"] + allocs + ["best peer", "hakmem/best", "hakmem spread"]
     rows = []
     for b, e in B.items():
         r = e["results"]
         row = [b] + [cell(r.get(a), "ops_per_sec", fmt_ops) for a in allocs]
         row.append(e.get("best_peer", "-"))
         row.append("%.2f" % e["ratio_to_best_peer"] if "ratio_to_best_peer" in e else "-")
+        hk = r.get("hakmem")
+        row.append("%.0f%%" % (100 * hk["spread"]) if hk and "spread" in hk else "-")
         rows.append(row)
     ts.append(("Throughput: allocator calls per second (median of %d run%s; higher is better)"
                % (out["runs"], "" if out["runs"] == 1 else "s"), hdr, rows,
                "n/a: not run (the floor never frees; `large` would exhaust memory). "
-               "FAIL: no successful run; ! = some runs failed."))
+               "FAIL: no successful run; ! = some runs failed. "
+               "spread: (max - min) / median of hakmem's runs."))
+    peers = [p for p in PEERS if p in allocs]
+    if "hakmem" in allocs and peers:
+        rows = []
+        for b, e in B.items():
+            r = e["results"]
+            hk = r.get("hakmem")
+            row = [b]
+            for p in peers:
+                ok = hk and hk["status"] == "ok" and r.get(p) and r[p]["status"] == "ok"
+                row.append("%.2f" % (hk["ops_per_sec"] / r[p]["ops_per_sec"]) if ok else "-")
+            rows.append(row)
+        ts.append(("hakmem relative to each peer (ratio of median ops/s; below 1.00 = behind)",
+                   ["benchmark"] + ["vs " + p for p in peers], rows, None))
     hdr = ["benchmark"] + allocs + ["lowest peer", "hakmem/lowest", "target"]
     rows = []
     for b, e in B.items():
@@ -256,8 +279,10 @@ def tables(out):
         rows.append(["geometric mean", "", "", "%.3f" % g])
         ts.append(("Tracepoint cost: default build (no session) vs TRACE=0 build",
                    ["benchmark", "default", "TRACE=0", "default/TRACE=0"], rows,
-                   "target: >= %.2f (within 2%%); single runs on a noisy 2-core machine "
-                   "vary by a few %% per benchmark, the geometric mean is the figure." % TRACE_TARGET))
+                   "default/TRACE=0: median over the repetitions of the ratio of the two builds' "
+                   "back-to-back runs.  target: >= %.2f (within 2%%); single runs on a noisy "
+                   "2-core machine vary by more than that per benchmark, the geometric mean "
+                   "is the figure." % TRACE_TARGET))
     return ts
 
 

@@ -46,7 +46,7 @@ static const var vars[] = {
     { "HAKMEM_SLL_CAP_MAX", K_U32, F(sll_cap_max), 2048, 4, 8192, NULL,
       "largest adaptive TLS SLL capacity (blocks per class)" },
     { "HAKMEM_DRAIN_INTERVAL", K_U32, F(drain_interval), 2048, 0, 1u << 24, NULL,
-      "frees between periodic SLL drains (0 = never)" },
+      "frees of a class between periodic SLL drains, rounded up to a power of two (0 = never)" },
     { "HAKMEM_LRU_MAX", K_U32, F(lru_max_count), 16, 0, 65536, NULL,
       "empty SuperSlabs kept in the LRU before eviction to the OS" },
     { "HAKMEM_LRU_MAX_BYTES", K_U64, F(lru_max_bytes), 64 * MiB, 0, 1 * TiB, NULL,
@@ -63,6 +63,8 @@ static const var vars[] = {
       "testing: make the Nth OS mapping fail with ENOMEM (0 = never)" },
     { "HAKMEM_STATS", K_INT, F(stats_segment), 1, 0, 1, NULL,
       "0 = no shared stats segment (counters stay private)" },
+    { "HAKMEM_LOCK_STACKS", K_INT, F(lock_stacks), 0, 0, 1, NULL,
+      "1 = lock events carry the acquiring call stack (hakmem:lock_stack)" },
 };
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
 
@@ -171,6 +173,9 @@ void config_init(void) {
         hk_cfg.sll_cap_max = 2048;
     }
     hk_cfg.arena_size = (hk_cfg.arena_size + HK_SEG_SIZE - 1) & ~(HK_SEG_SIZE - 1);
+    /* the free path tests (frees & (interval - 1)): a power of two */
+    while (hk_cfg.drain_interval & (hk_cfg.drain_interval - 1))
+        hk_cfg.drain_interval += hk_cfg.drain_interval & -hk_cfg.drain_interval;
     if (hk_cfg.verbose) config_dump(2);
 }
 

@@ -30,6 +30,7 @@ typedef struct hk_config {
     int      verbose;          /* HAKMEM_VERBOSE                          */
     uint64_t fault_mmap;       /* HAKMEM_FAULT_MMAP: fail the Nth mapping */
     int      stats_segment;    /* HAKMEM_STATS (0 disables the segment)   */
+    int      lock_stacks;      /* HAKMEM_LOCK_STACKS (read by lock.c too) */
 } hk_config;
 
 extern hk_config hk_cfg;

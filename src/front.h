@@ -23,26 +23,39 @@ HK_INLINE unsigned front_tiny_class(size_t size) {
     return hk_size_class[(size + 7) >> 3];
 }
 
+/* Cold continuations of the fast path: each is reached by a tail call, so
+ * the fast path itself makes no call and needs no stack frame. */
+void *tiny_tp_ultrahot_hit(unsigned c, void *p);
+
+void *tiny_alloc_uh_miss(unsigned c);
+
+HK_INLINE void *sll_pop_fast(hk_tls_t *t, unsigned c, void *p) {
+    t->sll_head[c] = *(void **)p;
+    uint32_t cnt = t->sll_count[c] - 1;
+    t->sll_count[c] = cnt;
+    if (cnt < t->sll_low[c]) t->sll_low[c] = cnt;
+    t->st->cls[c].sll_hits++;
+    return p;
+}
+
 HK_INLINE void *tiny_alloc_fast(unsigned c) {
     hk_tls_t *t = &hk_tls;
-    if (t->uh_n[c]) {
-        t->st->cls[c].uh_hits++;
-        HK_TP(ultrahot_hit, c);
-        return t->uh_slot[c][--t->uh_n[c]];
+    unsigned u = t->uh[c];
+    if (HK_LIKELY(u == 0)) {            /* no magazine: the SLL */
+        void *p = t->sll_head[c];
+        if (HK_LIKELY(p != NULL)) return sll_pop_fast(t, c, p);
+        return tiny_alloc_slow(c);
     }
-    void *p = t->sll_head[c];
-    if (HK_LIKELY(p != NULL)) {
-        hks_class *k = &t->st->cls[c];
-        if (t->uh_cap[c]) {
-            k->uh_misses++;
-            HK_TP(ultrahot_miss, c);
-        }
-        t->sll_head[c] = *(void **)p;
-        if (--t->sll_count[c] < t->sll_low[c]) t->sll_low[c] = t->sll_count[c];
-        k->sll_hits++;
+    if (u > 1) {                        /* magazine hit */
+        void *p = t->uh_slot[c][u - 2];
+        t->uh[c] = (uint8_t)(u - 1);
+        t->st->cls[c].uh_hits++;
+#ifdef HAKMEM_TRACE
+        if (HK_UNLIKELY(HK_TP_ENABLED(ultrahot_hit))) return tiny_tp_ultrahot_hit(c, p);
+#endif
         return p;
     }
-    return tiny_alloc_slow(c);
+    return tiny_alloc_uh_miss(c);       /* magazine empty */
 }
 
 /* The tiny slab of p, or NULL if p is not a tiny block start.  Sets
@@ -63,18 +76,21 @@ HK_INLINE int tiny_free_fast(void *p) {
     if (!s) return 0;
     unsigned c = s->cls;
     hk_tls_t *t = &hk_tls;
-    if (t->uh_n[c] < t->uh_cap[c]) {
-        t->uh_slot[c][t->uh_n[c]++] = p;
+    unsigned u = t->uh[c];
+    if (u - 1 < HK_UH_SLOTS) {          /* a magazine with room */
+        t->uh_slot[c][u - 1] = p;
+        t->uh[c] = (uint8_t)(u + 1);
         t->st->cls[c].frees++;
         return 1;
     }
     void *head = t->sll_head[c];
     if (HK_UNLIKELY(p == head)) { front_double_free(p, c); return 1; }
-    if (HK_LIKELY(t->sll_count[c] < t->sll_cap[c] && --t->free_tick > 0)) {
+    uint32_t cnt = t->sll_count[c];
+    if (HK_LIKELY(cnt < t->sll_cap[c])) {
         *(void **)p = head;
         t->sll_head[c] = p;
-        t->sll_count[c]++;
-        t->st->cls[c].frees++;
+        t->sll_count[c] = cnt + 1;
+        if (HK_UNLIKELY((++t->st->cls[c].frees & t->drain_mask) == 0)) tiny_free_periodic();
         return 1;
     }
     tiny_free_slow(p, c);

@@ -48,7 +48,9 @@ static pool_kind l25_pool = {
     .cache_max = 4,
     .keep_max = 512u << 10,
     .gc_interval = 1024,
-    .dirty_max = (size_t)8 << 20,
+    .dirty_max = (size_t)64 << 20,
+    .decay_ns = 100000000,
+    .seg_cache_max = 32,
     .lock = HAK_LOCK_INIT("l25_pool"),
 };
 

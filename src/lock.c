@@ -33,6 +33,7 @@
 #include "types.h"
 
 #include <dlfcn.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <unwind.h>
@@ -70,10 +71,8 @@ __attribute__((constructor)) static void lock_stacks_setup(void) {
     for (char **e = environ; *e; e++)
         if (strncmp(*e, key, sizeof key - 1) == 0) { v = *e + sizeof key - 1; break; }
     if (!v || (v[0] == '0' && !v[1])) return;
-    if (!(v[0] == '1' && !v[1])) {
-        os_write_err("hakmem: HAKMEM_LOCK_STACKS is invalid (expected 0..1); using the default 0\n");
-        return;
-    }
+    /* a bad value is reported once, by config.c's table */
+    if (!(v[0] == '1' && !v[1])) return;
     void *h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
     void *bt = h ? dlsym(h, "_Unwind_Backtrace") : NULL;
     void *ip = h ? dlsym(h, "_Unwind_GetIP") : NULL;

@@ -43,7 +43,9 @@ static pool_kind mid_pool = {
     .cache_max = 64,
     .keep_max = 512u << 10,
     .gc_interval = 4096,
-    .dirty_max = (size_t)4 << 20,
+    .dirty_max = (size_t)32 << 20,
+    .decay_ns = 100000000,
+    .seg_cache_max = 16,
     .lock = HAK_LOCK_INIT("mid_pool"),
 };
 

@@ -40,11 +40,17 @@
  *     from emptying for long; trim and thread exit flush it completely.
  *   - Carving is lazy (page.reserved grows one block per slow-path call),
  *     so pages are touched only when their blocks are handed out.
- *   - Retired units are *dirty* (maybe resident).  A thread keeps at most
- *     dirty_max bytes of them (then purges runs with MADV_DONTNEED through
- *     arena_purge) and at most one fully free segment; further empty
- *     segments go back to the arena (decommitted).  So RSS follows the live
- *     working set instead of the peak.
+ *   - Retired units are *dirty* (maybe resident) and are reused first by
+ *     new pages, without a fault.  Memory goes back by age, not at once
+ *     (a producer/consumer pipeline would otherwise purge and refault its
+ *     pages all the time): a decay pass (at most every decay_ns, run from
+ *     page creation/retirement and the periodic cache trim, so one clock
+ *     read per page event) purges units that stayed dirty for a whole
+ *     period (MADV_DONTNEED through arena_purge) and gives fully free
+ *     segments that stayed empty that long back to the arena
+ *     (decommitted).  Hard bounds hold meanwhile: at most dirty_max dirty
+ *     bytes (then purged down to half) and seg_cache_max empty segments per
+ *     thread.  So RSS follows the live working set, not the peak.
  *   - Records (pool_seg, pool_tstate) are OS memory, recycled, never
  *     unmapped: a stale pointer to one can always be read safely.
  *
@@ -104,7 +110,8 @@ _Static_assert(sizeof(pool_geo) == 32, "two unit geometries per cache line");
 _Static_assert(offsetof(pool_seg, pages) % HK_CACHELINE == 0, "pages on their own lines");
 _Static_assert(offsetof(pool_tstate, remote) % HK_CACHELINE == 0, "queue on its own line");
 
-enum { POOL_SL_AVAIL = 0, POOL_SL_FULL = 1, POOL_SL_ORPHAN = 2, POOL_SL_NONE = 3 };
+enum { POOL_SL_AVAIL = 0, POOL_SL_FULL = 1, POOL_SL_ORPHAN = 2, POOL_SL_ORPHAN_FULL = 3,
+       POOL_SL_NONE = 4 };
 
 #define POOL_REC_CHUNK ((size_t)256 << 10)
 #define POOL_ADOPT_TRIES 4
@@ -252,6 +259,7 @@ static pool_tstate *pool_tstate_new(pool_kind *k) {
     t->tick = k->gc_interval;
     t->keep = 1;
     t->kind = k->id;
+    t->decay_stamp = os_now_ns();
     t->segs[POOL_SL_AVAIL] = t->segs[POOL_SL_FULL] = NULL;
     /* reopen the queue (a recycled state was closed) */
     atomic_store_explicit(&t->remote, 0, memory_order_release);
@@ -358,14 +366,35 @@ static size_t pool_purge(pool_tstate *t, size_t target) {
 /* s became fully free: keep it if t keeps no other, else release it.
  * Returns 1 if released (the record may be reused at once: do not touch). */
 static int pool_seg_empty(pool_kind *k, pool_tstate *t, pool_seg *s) {
-    int cached = 0;
-    for (pool_seg *o = t->segs[POOL_SL_AVAIL]; o && !cached; o = o->next) cached = o->cached;
-    if (t->keep && !cached) {
+    uint32_t cached = 0;
+    for (pool_seg *o = t->segs[POOL_SL_AVAIL]; o; o = o->next) cached += o->cached != 0;
+    if (t->keep && cached < k->seg_cache_max) {
         s->cached = 1;
         return 0;
     }
     pool_seg_drop(k, t, s);
     return 1;
+}
+
+/* Give back what stayed unused for a whole decay period: dirty units that
+ * were already dirty at the previous pass, and empty segments that were
+ * already empty then.  At most one pass per decay_ns (one clock read). */
+static void pool_decay(pool_kind *k, pool_tstate *t) {
+    uint64_t now = os_now_ns();
+    if (now - t->decay_stamp < k->decay_ns) return;
+    t->decay_stamp = now;
+    pool_seg *s = t->segs[POOL_SL_AVAIL];
+    while (s) {
+        pool_seg *next = s->next;
+        if (s->cached && s->cached++ >= 2) {
+            pool_seg_drop(k, t, s);
+        } else {
+            uint32_t old = s->aged_mask & s->dirty_mask;
+            if (old) t->dirty_bytes -= pool_purge_units(s, old);
+            s->aged_mask = s->dirty_mask;
+        }
+        s = next;
+    }
 }
 
 /* ---- pages ------------------------------------------------------------- */
@@ -376,6 +405,7 @@ static pool_page *pool_page_init(pool_kind *k, pool_tstate *t, pool_seg *s, unsi
     s->cached = 0;
     t->dirty_bytes -= pool_units_bytes(s->dirty_mask & m);
     s->dirty_mask &= ~m;
+    s->aged_mask &= ~m;
     s->free_mask &= ~m;
     if (!s->free_mask) pool_seg_move(t, s, POOL_SL_FULL);
     pool_page *pg = &s->pages[u];
@@ -431,6 +461,7 @@ static int pool_page_retire(pool_kind *k, pool_tstate *t, pool_page *pg) {
     t->dirty_bytes += pool_units_bytes(dirty);
     if (s->free_mask == POOL_ALL_UNITS && pool_seg_empty(k, t, s)) return 1;
     if (t->dirty_bytes > k->dirty_max) pool_purge(t, k->dirty_max / 2);
+    if (t->keep) pool_decay(k, t);
     return 0;
 }
 
@@ -458,14 +489,43 @@ static inline void pool_page_free(pool_kind *k, pool_tstate *t, pool_page *pg, p
 
 /* ---- adoption of orphaned segments ------------------------------------- */
 
-/* Caller holds k->lock. */
+/* Is s worth adopting for an allocation: a page with a freed or uncarved
+ * block, or free units for a new page (a quarter of the segment: a couple
+ * of units left behind by big pages do not count). */
+static int pool_seg_has_room(pool_seg *s) {
+    if (__builtin_popcount(s->free_mask) >= (int)POOL_UNITS / 4) return 1;
+    for (unsigned u = 0; u < POOL_UNITS;) {
+        if (!s->geo[u].bsize) { u++; continue; }
+        pool_page *pg = &s->pages[u];
+        if (pg->free || pg->reserved < pg->capacity) return 1;
+        u += pg->units;
+    }
+    return 0;
+}
+
+/* The orphan lists (caller holds k->lock).  Only segments with room are
+ * worth adopting for an allocation; the others wait on orphans_full for
+ * frees (which give them room, or empty them). */
 static void pool_orphan_link(pool_kind *k, pool_seg *s) {
-    slist_link(&k->orphans, s, POOL_SL_ORPHAN);
+    if (!pool_seg_has_room(s)) {
+        slist_link(&k->orphans_full, s, POOL_SL_ORPHAN_FULL);
+        return;
+    }
+    s->next = NULL;
+    s->prev = k->orphans_tail;
+    if (k->orphans_tail) k->orphans_tail->next = s; else k->orphans = s;
+    k->orphans_tail = s;
+    s->list = POOL_SL_ORPHAN;
     atomic_store_explicit(&k->norphans, atomic_load_explicit(&k->norphans, memory_order_relaxed) + 1,
                           memory_order_relaxed);
 }
 
 static void pool_orphan_unlink(pool_kind *k, pool_seg *s) {
+    if (s->list == POOL_SL_ORPHAN_FULL) {
+        slist_unlink(&k->orphans_full, s);
+        return;
+    }
+    if (s == k->orphans_tail) k->orphans_tail = s->prev;
     slist_unlink(&k->orphans, s);
     atomic_store_explicit(&k->norphans, atomic_load_explicit(&k->norphans, memory_order_relaxed) - 1,
                           memory_order_relaxed);
@@ -524,6 +584,10 @@ static int pool_orphan_free(pool_kind *k, pool_seg *s, pool_block *b, int adopt)
     pg->free = b;
     pg->flags &= (uint8_t)~POOL_PG_FULL;   /* adopters list every non-FULL page */
     int release = 0;
+    if (s->list == POOL_SL_ORPHAN_FULL) {   /* it has room now */
+        pool_orphan_unlink(k, s);
+        pool_orphan_link(k, s);
+    }
     if (--pg->used == 0) {
         uint32_t dirty;
         uint32_t m = pool_page_clear(s, pg, &dirty);
@@ -614,6 +678,7 @@ static void pool_cache_flush(pool_kind *k, pool_tstate *t, unsigned c, uint32_t 
 
 void pool_gc(pool_kind *k, pool_tstate *t) {
     t->tick = k->gc_interval;
+    pool_decay(k, t);
     for (unsigned c = 0; c < k->nclasses; c++) {
         uint32_t n = t->cache[c].cap - t->cache[c].room;
         if (n) pool_cache_flush(k, t, c, n / 2);
@@ -644,6 +709,7 @@ static int pool_page_new(pool_kind *k, pool_tstate *t, unsigned cls, pool_page *
     u = 0;
 found:
     *out = pool_page_init(k, t, s, (unsigned)u, cls);
+    pool_decay(k, t);
     return 0;
 }
 
@@ -704,7 +770,7 @@ done:
     return b;
 }
 
-static void pool_tstate_close(pool_kind *k, pool_tstate *t);
+static void pool_tstate_close(pool_kind *k, pool_tstate *t, void **slot);
 
 void *pool_alloc_slow(pool_kind *k, unsigned cls) {
     if (HK_UNLIKELY(atomic_load_explicit(&k->ready, memory_order_acquire) != 2)) pool_kind_init(k);
@@ -722,7 +788,7 @@ void *pool_alloc_slow(pool_kind *k, unsigned cls) {
         return NULL;
     }
     void *p = pool_alloc_in(k, t, cls);
-    pool_tstate_close(k, t);
+    pool_tstate_close(k, t, NULL);
     return p;
 }
 
@@ -777,33 +843,38 @@ static void pool_retire_empty(pool_kind *k, pool_tstate *t) {
     }
 }
 
-static void pool_tstate_close(pool_kind *k, pool_tstate *t) {
+/* Close t: caches flushed, queue closed and drained, empty pages and
+ * segments given back, the rest orphaned.  Fork-safe: each segment moves
+ * from t to the orphan list inside one critical section of the kind lock
+ * (which the fork prepare handler takes), and *slot (the heap's pointer to
+ * t) is cleared in the last one, so a fork child sees either a state that
+ * still names all its segments (and closes it again, see
+ * pool_thread_exit) or one that is fully closed. */
+static void pool_tstate_close(pool_kind *k, pool_tstate *t, void **slot) {
     t->keep = 0;
     for (unsigned c = 0; c < k->nclasses; c++) pool_cache_flush(k, t, c, 0);
     pool_drain(k, t, 1);
     pool_retire_empty(k, t);
-    pool_seg *orph = NULL;
     for (unsigned l = 0; l < 2; l++) {
         pool_seg *s;
         while ((s = t->segs[l]) != NULL) {
-            slist_unlink(&t->segs[l], s);
             s->cached = 0;
             if (s->free_mask == POOL_ALL_UNITS) {
+                slist_unlink(&t->segs[l], s);
                 pool_seg_release(k, s);
                 continue;
             }
             pool_purge_units(s, s->dirty_mask);
-            s->next = orph;
-            orph = s;
+            hak_lock_acquire(&k->lock);
+            slist_unlink(&t->segs[l], s);
+            atomic_store_explicit(&s->owner, POOL_ORPHAN, memory_order_release);
+            pool_orphan_link(k, s);
+            hak_lock_release(&k->lock);
         }
     }
+    t->dirty_bytes = 0;
     hak_lock_acquire(&k->lock);
-    while (orph) {
-        pool_seg *s = orph;
-        orph = s->next;
-        atomic_store_explicit(&s->owner, POOL_ORPHAN, memory_order_release);
-        pool_orphan_link(k, s);
-    }
+    if (slot) *slot = NULL;
     t->heap = NULL;
     t->next_free = k->free_ts;
     k->free_ts = t;
@@ -816,9 +887,11 @@ void pool_thread_exit(pool_kind *k, hk_heap *h) {
     void **slot = k->id == POOL_MID ? &h->mid : &h->l25;
     pool_tstate *t = *slot;
     if (!t) return;
-    *slot = NULL;
     if (t == pool_tls[k->id]) pool_tls[k->id] = NULL;
-    pool_tstate_close(k, t);
+    /* In a fork child, t may be the state of a thread that was closing it
+     * when another thread forked: closing again finishes the job (the
+     * queue stays closed, the remaining segments are orphaned). */
+    pool_tstate_close(k, t, slot);
 }
 
 size_t pool_trim(pool_kind *k) {

@@ -106,9 +106,11 @@ typedef struct pool_seg {
     uint32_t         free_mask;    /* units not in any page               */
     uint32_t         dirty_mask;   /* free units that may be resident     */
     struct pool_seg *prev, *next;  /* owner's segment list / orphan list  */
+    uint32_t         aged_mask;    /* dirty at the last decay pass        */
     uint8_t          list;         /* POOL_SL_*                           */
-    uint8_t          cached;       /* fully free, kept by its owner       */
-    uint8_t          pad1[38];
+    uint8_t          cached;       /* fully free and kept: decay passes
+                                      seen + 1 (0 = not an empty seg)     */
+    uint8_t          pad1[34];
     pool_geo         geo[POOL_UNITS];       /* per unit; zero if free     */
     pool_page        pages[POOL_UNITS];     /* per page, at its 1st unit  */
 } pool_seg;
@@ -127,6 +129,7 @@ struct pool_tstate {
     uint16_t     pad0;
     size_t       dirty_bytes;             /* free, maybe-resident units   */
     size_t       released;                /* bytes given back (trim)      */
+    uint64_t     decay_stamp;             /* ns of the last decay pass    */
     pool_cache   cache[POOL_MAX_CLASSES];
     pool_page   *head[POOL_MAX_CLASSES];
     pool_page   *tail[POOL_MAX_CLASSES];
@@ -154,7 +157,11 @@ typedef struct pool_kind {
     uint32_t    cache_min, cache_max; /* per-class cache bounds (blocks)   */
     uint32_t    keep_max;      /* an empty head page this small is kept    */
     int32_t     gc_interval;   /* frees between cache trims                */
-    size_t      dirty_max;     /* free resident bytes kept per thread      */
+    size_t      dirty_max;     /* free resident bytes kept per thread: hard
+                                  cap, purged down to half when exceeded   */
+    uint64_t    decay_ns;      /* freed units / empty segments unused this
+                                  long are purged / released               */
+    uint32_t    seg_cache_max; /* empty segments kept per thread           */
     /* computed */
     _Atomic int ready;
     uint32_t    bsize[POOL_MAX_CLASSES];
@@ -164,8 +171,14 @@ typedef struct pool_kind {
     uint8_t     units[POOL_MAX_CLASSES];
     /* global state */
     hak_lock    lock;
-    pool_seg   *orphans;        /* orphaned segments (owner POOL_ORPHAN)   */
-    _Atomic uint32_t norphans;
+    pool_seg   *orphans;        /* orphaned segments with room to allocate,
+                                   FIFO: popped at the head, pushed at the
+                                   tail, so segments that did not help one
+                                   thread rotate to the back               */
+    pool_seg   *orphans_tail;
+    pool_seg   *orphans_full;   /* orphaned segments without (owner of both:
+                                   POOL_ORPHAN)                            */
+    _Atomic uint32_t norphans;  /* segments on `orphans`                    */
     pool_seg   *free_segs;      /* recycled segment records                */
     pool_tstate *free_ts;       /* recycled thread states                  */
     char       *chunk;          /* record bump area                        */

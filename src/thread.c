@@ -130,7 +130,7 @@ void thread_ensure(void) {
     t->heap = h;
     t->id = h->id;
     t->st = stats_thread_claim(h->id, h->os_tid);
-    t->free_tick = (int32_t)(hk_cfg.drain_interval ? hk_cfg.drain_interval : 0x7fffffff);
+    t->drain_mask = hk_cfg.drain_interval ? hk_cfg.drain_interval - 1 : ~0ull;
     tiny_thread_init(t);
     t->state = HK_T_LIVE;
     HKS_GAUGE_ADD(threads_live, 1);

@@ -30,19 +30,23 @@ typedef struct hk_tls {
     uint32_t    sll_cap[HK_TINY_CLASSES];
     uint32_t    sll_low[HK_TINY_CLASSES];   /* low-water mark since drain */
     uint8_t     sll_misses[HK_TINY_CLASSES]; /* refills since the last drain */
-    uint8_t     uh_n[HK_TINY_CLASSES];
-    uint8_t     uh_cap[HK_TINY_CLASSES];    /* 0 or HK_UH_SLOTS          */
+    /* UltraHot state: 0 = no magazine (or thread not started), else
+     * 1 + blocks in the magazine (1..HK_UH_SLOTS+1).  One byte answers
+     * both "has a magazine?" and "how full?" with one load. */
+    uint8_t     uh[HK_TINY_CLASSES];
+    uint8_t     pad_uh[HK_TINY_CLASSES];
     void       *uh_slot[HK_TINY_CLASSES][HK_UH_SLOTS];
     hks_thread *st;          /* this thread's counter block               */
     struct hk_heap *heap;
     uint32_t    id;          /* hakmem thread id (0 until started)        */
-    int32_t     free_tick;   /* frees left before the periodic drain      */
+    int32_t     pad_tick;
     uint8_t     state;       /* HK_T_*                                    */
     uint8_t     busy;        /* inside malloc/free (signal re-entry check) */
     uint8_t     tp_guard;    /* inside a tracepoint: serve, don't trace   */
     uint8_t     pad;
     uint32_t    pad2;
     uint64_t    tp_seq;      /* per-thread event sequence number          */
+    uint64_t    drain_mask;  /* periodic drain when (frees & mask) == 0   */
 } hk_tls_t;
 
 extern HK_TLS hk_tls_t hk_tls;

@@ -30,6 +30,25 @@ HK_INLINE void *sll_pop(hk_tls_t *t, unsigned c) {
     return p;
 }
 
+void *tiny_tp_ultrahot_hit(unsigned c, void *p) {
+    HK_TP(ultrahot_hit, c);
+    return p;
+}
+
+/* A class with an UltraHot magazine found it empty. */
+void *tiny_alloc_uh_miss(unsigned c) {
+    hk_tls_t *t = &hk_tls;
+    if (t->state != HK_T_LIVE) return tiny_alloc_slow(c);
+    hks_class *k = &t->st->cls[c];
+    k->uh_misses++;
+    HK_TP(ultrahot_miss, c);
+    if (t->sll_head[c]) {
+        k->sll_hits++;
+        return sll_pop(t, c);
+    }
+    return tiny_alloc_slow(c);
+}
+
 void *tiny_alloc_slow(unsigned c) {
     hk_tls_t *t = &hk_tls;
     if (t->state != HK_T_LIVE) {
@@ -38,14 +57,6 @@ void *tiny_alloc_slow(unsigned c) {
         if (t->sll_head[c]) return sll_pop(t, c);
     }
     hks_class *k = &t->st->cls[c];
-    if (t->uh_cap[c]) {
-        k->uh_misses++;
-        HK_TP(ultrahot_miss, c);
-    }
-    if (t->sll_head[c]) {  /* reached here from the magazine path */
-        k->sll_hits++;
-        return sll_pop(t, c);
-    }
     k->sll_misses++;
     if (!sll_refill(t, c)) { errno = ENOMEM; return NULL; }
     return sll_pop(t, c);
@@ -61,14 +72,16 @@ void tiny_free_slow(void *p, unsigned c) {
             return;
         }
     }
-    t->st->cls[c].frees++;
+    uint64_t f = ++t->st->cls[c].frees;
     *(void **)p = t->sll_head[c];
     t->sll_head[c] = p;
     if (++t->sll_count[c] > t->sll_cap[c]) sll_overflow(t, c);
-    if (--t->free_tick <= 0) {
-        t->free_tick = (int32_t)(hk_cfg.drain_interval ? hk_cfg.drain_interval : 0x7fffffff);
-        if (hk_cfg.drain_interval) sll_periodic(t);
-    }
+    if ((f & t->drain_mask) == 0) sll_periodic(t);
+}
+
+void tiny_free_periodic(void) {
+    hk_tls_t *t = &hk_tls;
+    if (t->state == HK_T_LIVE) sll_periodic(t);
 }
 
 static void release_kept(hk_heap *h) {
@@ -91,7 +104,7 @@ void tiny_thread_exit(hk_tls_t *t, hk_heap *h) {
     slab_orphan_all(h);
     for (unsigned c = 0; c < HK_TINY_CLASSES; c++) {
         t->sll_cap[c] = 0;
-        t->uh_cap[c] = 0;
+        t->uh[c] = 0;
     }
 }
 

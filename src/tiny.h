@@ -16,6 +16,8 @@ void   tiny_thread_init(hk_tls_t *t);
 void  *tiny_alloc_slow(unsigned c);
 /* free of block p of class c could not take the fast path. */
 void   tiny_free_slow(void *p, unsigned c);
+/* Every drain interval (a class's free count crossed a multiple of it). */
+void   tiny_free_periodic(void);
 /* Calling thread exits: flush caches, release empty slabs, orphan the rest. */
 void   tiny_thread_exit(hk_tls_t *t, hk_heap *h);
 /* fork child: heap h belongs to a thread that does not exist here. */

@@ -4,15 +4,14 @@
 
 void ultrahot_thread_init(hk_tls_t *t) {
     for (unsigned c = 0; c < HK_TINY_CLASSES; c++) {
-        t->uh_cap[c] = (hk_cfg.ultrahot_mask >> c) & 1 ? HK_UH_SLOTS : 0;
-        t->uh_n[c] = 0;
+        t->uh[c] = (hk_cfg.ultrahot_mask >> c) & 1 ? 1 : 0;
     }
 }
 
 void ultrahot_flush(hk_tls_t *t) {
     for (unsigned c = 0; c < HK_TINY_CLASSES; c++) {
-        while (t->uh_n[c]) {
-            void *p = t->uh_slot[c][--t->uh_n[c]];
+        while (t->uh[c] > 1) {
+            void *p = t->uh_slot[c][--t->uh[c] - 1];
             *(void **)p = t->sll_head[c];
             t->sll_head[c] = p;
             t->sll_count[c]++;

@@ -4,7 +4,7 @@
  *
  * Why: an array pop does not read the block (a list pop must load the
  * next pointer from it), so a hit costs no dependent load.
- * Owns: hk_tls.uh_slot/uh_n/uh_cap.  free fills it, malloc empties it
+ * Owns: hk_tls.uh_slot/uh.  free fills it, malloc empties it
  * (inline, front.h); it spills into the SLL when flushed.
  * Counters: cls[].uh_hits, cls[].uh_misses.  Tracepoints: ultrahot_hit,
  * ultrahot_miss.

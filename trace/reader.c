@@ -18,6 +18,8 @@
 
 /* ---- names ----------------------------------------------------------- */
 
+_Static_assert(HKR_F_LOCK_NAME < 32, "every field has a bit in hkr_event.has");
+
 static const char *const ev_names[HKR_EV_COUNT] = {
     [HKR_EV_OTHER] = "other",
 #define HKR_X_(id, name) [HKR_EV_##id] = #name,
@@ -99,7 +101,8 @@ static void seterr(char *errbuf, const char *fmt, ...)
 
 /* ---- finding the traces --------------------------------------------- */
 
-static struct {
+/* nftw has no user argument: the walk's state is per thread. */
+static __thread struct {
     char **v;
     int n, cap, oom;
 } walk;
@@ -146,7 +149,10 @@ int hkr_find_traces(const char *dir, char ***out, char errbuf[HKR_ERRLEN])
         return -1;
     }
     memset(&walk, 0, sizeof walk);
-    int rc = nftw(dir, walk_fn, 32, FTW_PHYS);
+    /* FTW_PHYS does not follow links below; the top may be one. */
+    char *real = realpath(dir, NULL);
+    int rc = nftw(real ? real : dir, walk_fn, 32, FTW_PHYS);
+    free(real);
     if (rc != 0 || walk.oom) {
         int e = walk.oom ? ENOMEM : errno;
         hkr_free_dirs(walk.v, walk.n);
@@ -177,7 +183,7 @@ struct ec_cache {
     const char       *name;
     enum hkr_provider provider;
     enum hkr_event_id id;
-    uint8_t           n_payload, n_ctx;
+    uint8_t           n_payload, n_ctx, has_clock;
     struct slot       payload[MAX_SLOTS];
     struct slot       ctx[4];
 };
@@ -261,6 +267,7 @@ static struct ec_cache *cache_build(const bt_event_class *ec)
     c->n_payload = map_struct(bt_event_class_borrow_payload_field_class_const(ec),
                               c->payload, MAX_SLOTS, 0);
     const bt_stream_class *sc = bt_event_class_borrow_stream_class_const(ec);
+    c->has_clock = bt_stream_class_borrow_default_clock_class_const(sc) != NULL;
     c->n_ctx = map_struct(bt_stream_class_borrow_event_common_context_field_class_const(sc),
                           c->ctx, 4, 1);
     return c;
@@ -352,9 +359,7 @@ static int decode_event(struct reader *r, const bt_message *msg)
     ev->full_name = c->full_name;
     ev->index = r->st.events;
     ev->ts_ns = 0;
-    const bt_stream_class *sc =
-        bt_stream_borrow_class_const(bt_event_borrow_stream_const(e));
-    if (bt_stream_class_borrow_default_clock_class_const(sc)) {
+    if (c->has_clock) {
         const bt_clock_snapshot *cs = bt_message_event_borrow_default_clock_snapshot_const(msg);
         if (bt_clock_snapshot_get_ns_from_origin(cs, &ev->ts_ns) ==
             BT_CLOCK_SNAPSHOT_GET_NS_FROM_ORIGIN_STATUS_OK)

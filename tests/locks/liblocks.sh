@@ -20,7 +20,12 @@ need_prog() { for p in "$@"; do command -v "$p" >/dev/null 2>&1 || fail "missing
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-locks.XXXXXX") || fail "mktemp"
 _cleanup_fns=""
 at_exit() { _cleanup_fns="$1; $_cleanup_fns"; }
-trap 'eval "$_cleanup_fns"; rm -rf "$tmp"' EXIT
+# Background children not yet waited for (so never a reaped, reusable
+# pid): killed at exit.  bg PID after `CMD &`; waited PID after `wait`.
+_bg=""
+bg() { _bg="$_bg $1"; }
+waited() { _bg=$(echo "$_bg" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' '); }
+trap 'set +e; for _j in $_bg; do kill "$_j" 2>/dev/null; done; eval "$_cleanup_fns"; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
 # json_get FILE PYTHON-EXPR: evaluate EXPR with `d` = the parsed JSON.
@@ -34,6 +39,7 @@ start_workload() {
     rm -f "$_pf"
     LD_PRELOAD=$LIB "$WORKLOAD" -w "$_pf" -T 50 "$@" >"$tmp/workload.out" 2>&1 &
     WL_PID=$!
+    bg $WL_PID
     _i=0
     while [ ! -s "$_pf" ]; do
         kill -0 "$WL_PID" 2>/dev/null || { cat "$tmp/workload.out"; fail "workload died"; }
@@ -43,7 +49,10 @@ start_workload() {
 }
 stop_workload() {
     rm -f "$1"
-    wait "$WL_PID" || { cat "$tmp/workload.out"; fail "workload exited with $?"; }
+    _rc=0
+    wait "$WL_PID" || _rc=$?
+    waited "$WL_PID"
+    [ $_rc = 0 ] || { cat "$tmp/workload.out"; fail "workload exited with $_rc"; }
 }
 
 # ---- an LTTng session of our own (statedump + hakmem events) ------------

@@ -2,28 +2,34 @@
 # lockstat_trace.sh - hakmem-lockstat on a trace of threads contending for
 # new slabs agrees with the live counters, and its rows add up.
 #
-# The workload (4 threads allocating fresh 1 KiB blocks, plus a thread
+# The workload (threads allocating fresh 1 KiB blocks, plus a thread
 # calling malloc_trim) runs with HAKMEM_LOCK_STACKS=1 under an LTTng
 # session of our own that also records the base-address statedump.  It
 # waits before and after its work, so the test reads the counters (-p PID)
 # around exactly the traced window: counter delta == trace, lock by lock
 # (acquisitions, contended, wait, timed holds).  Contention on a busy
-# 2-core machine is a matter of luck, so up to 5 runs (processes) are
+# 2-core machine is a matter of luck, so up to 8 runs (processes) are
 # recorded until one shows it; the checks use that run (--vpid).
 set -eu
 . "$(dirname "$0")/liblocks.sh"
 need_file "$LIB" "$TP" "$LOCKSTAT" "$WORKLOAD"
 need_prog python3
 
-lt_begin "$tmp/trace" 'hakmem:lock_*,lttng_ust_statedump:*,lttng_ust_lib:*' --no-start
+# Every hakmem event, not just lock_*: another session on the same daemon
+# may enable more of them, and each emitted event takes a sequence number.
+lt_begin "$tmp/trace" 'hakmem:*,lttng_ust_statedump:*,lttng_ust_lib:*' --no-start
+# 8 workers meeting at a barrier every 64 blocks (one slab of 1 KiB), and a
+# thread calling malloc_trim every 20 us: about one run in two contends.
+WL_ARGS=${WL_ARGS:--t 8 -n 4096 -b 64 -m 20}
 pid=""
 attempt=0
 while :; do
     attempt=$((attempt + 1))
     rm -f "$tmp/go" "$tmp/done"
     HAKMEM_LOCK_STACKS=1 LD_PRELOAD="$LIB $TP" LTTNG_UST_ALLOW_BLOCKING=1 \
-        "$WORKLOAD" -t 4 -n 8192 -m 20 -g "$tmp/go" -w "$tmp/done" -T 50 >"$tmp/wl.out" 2>&1 &
+        "$WORKLOAD" $WL_ARGS -g "$tmp/go" -w "$tmp/done" -T 50 >"$tmp/wl.out" 2>&1 &
     wl=$!
+    bg $wl
     i=0
     while [ ! -s "$tmp/go" ]; do
         kill -0 $wl 2>/dev/null || { cat "$tmp/wl.out"; fail "workload died"; }
@@ -43,14 +49,17 @@ while :; do
     "$LOCKSTAT" -p "$pid" -d 0 -o json >"$tmp/after.json" || fail "lockstat -p (after)"
     lt_stop
     rm -f "$tmp/done"
-    wait $wl || fail "workload exited with $?"
+    rc=0
+    wait $wl || rc=$?
+    waited $wl
+    [ $rc = 0 ] || fail "workload exited with $rc"
     c=$(python3 -c '
 import json,sys
 a={l["name"]:l for l in json.load(open(sys.argv[1]))["locks"]}
 b={l["name"]:l for l in json.load(open(sys.argv[2]))["locks"]}
 print(b["shared_pool"]["contended"] - a["shared_pool"]["contended"])' "$tmp/before.json" "$tmp/after.json")
     [ "$c" -gt 0 ] && break
-    [ $attempt -lt 5 ] || fail "no contention on shared_pool in $attempt runs"
+    [ $attempt -lt 8 ] || fail "no contention on shared_pool in $attempt runs"
 done
 lt_end
 echo "run $attempt (pid $pid): $c contended shared_pool acquisitions"

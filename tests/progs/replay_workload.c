@@ -9,13 +9,15 @@
  *       tiers (mostly tiny); each thread hands some blocks to the next
  *       thread, which frees them (cross-thread frees); realloc(p, 0) and
  *       free(NULL) appear too; `small` keeps every size under 1 KiB (the
- *       replay speed benchmark).  Prints "ok ops=N threads=T".
+ *       replay speed benchmark).  With THREADS > 1 a bystander thread
+ *       calls only free(NULL) (a thread whose recorded events are all
+ *       dropped by convert).  Prints "ok ops=N threads=T pid=PID".
  *   replay_workload doublefree [NOISE]
  *       a worker thread allocates NOISE (default 200) blocks plus one
  *       24-byte block D, frees D and most of the noise, and exits; then
  *       the main thread (the second thread) frees D again and leaves with
  *       _exit(0) (so no allocator clean-up runs after the bug).  Prints
- *       "victim=0xADDR" before the second free.
+ *       "victim=0xADDR pid=PID" before the second free.
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -138,6 +140,13 @@ static void *churn(void *argp)
     return NULL;
 }
 
+static void *bystander(void *unused)
+{
+    (void)unused;
+    for (int i = 0; i < 3; i++) free(NULL);
+    return NULL;
+}
+
 static int run_churn(long ops, int nthreads)
 {
     if (nthreads < 1 || nthreads > 64 || ops < 1) {
@@ -153,11 +162,16 @@ static int run_churn(long ops, int nthreads)
     }
     for (int i = 0; i < nthreads; i++)
         a[i] = (struct churn_arg){ i, nthreads, ops, &h[i], &h[(i + 1) % nthreads] };
+    pthread_t by;
+    if (nthreads > 1) {
+        pthread_create(&by, NULL, bystander, NULL);
+        pthread_join(by, NULL);
+    }
     for (int i = 1; i < nthreads; i++) pthread_create(&th[i], NULL, churn, &a[i]);
     churn(&a[0]);
     for (int i = 1; i < nthreads; i++) pthread_join(th[i], NULL);
     for (int i = 0; i < nthreads; i++) drain(&h[i]);
-    printf("ok ops=%ld threads=%d\n", ops, nthreads);
+    printf("ok ops=%ld threads=%d pid=%ld\n", ops, nthreads, (long)getpid());
     return 0;
 }
 
@@ -189,7 +203,7 @@ static int run_doublefree(long noise)
     pthread_create(&t, NULL, df_worker, NULL);
     pthread_join(t, NULL);
     for (int i = 0; i < 32; i += 3) free(mine[i]);
-    printf("victim=%p\n", victim);
+    printf("victim=%p pid=%ld\n", victim, (long)getpid());
     fflush(stdout);
     free(victim);                         /* the bug: a second free, another thread */
     _exit(0);

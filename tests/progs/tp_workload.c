@@ -251,7 +251,7 @@ static int64_t contended_now(void)
         DIR *d = opendir("/proc/self/fd");
         struct dirent *de;
         while (d && fd < 0 && (de = readdir(d))) {
-            char link[64], target[256];
+            char link[300], target[256];
             snprintf(link, sizeof link, "/proc/self/fd/%s", de->d_name);
             ssize_t n = readlink(link, target, sizeof target - 1);
             if (n <= 0) continue;

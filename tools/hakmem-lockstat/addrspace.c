@@ -41,7 +41,7 @@ typedef struct symc {            /* symbolization cache entry            */
 typedef struct proc {
     int64_t  vpid;
     int64_t  first_ts;
-    int      have_ts, source;
+    int      have_ts, source, used;   /* used: has lock events         */
     obj     *objs;
     size_t   nobjs, objs_cap;
     symc    *cache;
@@ -52,6 +52,8 @@ struct ls_procs {
     proc    *v;
     size_t   n, cap;
     uint32_t last;               /* last looked-up index                 */
+    const char **changed;        /* paths of stale objects, once each    */
+    size_t   nchanged, changed_cap;
 };
 
 ls_procs *procs_new(void) { return xcalloc(1, sizeof(ls_procs)); }
@@ -64,7 +66,13 @@ void procs_free(ls_procs *p) {
         free(p->v[i].cache);
     }
     free(p->v);
+    free(p->changed);
     free(p);
+}
+
+size_t procs_changed_objects(const ls_procs *p, const char ***paths) {
+    *paths = p->changed;
+    return p->nchanged;
 }
 
 uint32_t procs_index(ls_procs *p, int64_t vpid) {
@@ -82,6 +90,8 @@ uint32_t procs_count(const ls_procs *p) { return (uint32_t)p->n; }
 void procs_seen(ls_procs *p, uint32_t idx, int64_t ts_ns) {
     if (idx >= p->n) return;
     proc *q = &p->v[idx];
+    q->used = 1;
+    if (!ts_ns) return;
     if (!q->have_ts || ts_ns < q->first_ts) q->first_ts = ts_ns;
     q->have_ts = 1;
 }
@@ -180,6 +190,7 @@ const char *procs_resolve(ls_procs *p, int verbose) {
     int dump = 0, maps = 0, none = 0;
     for (size_t i = 0; i < p->n; i++) {
         proc *q = &p->v[i];
+        if (!q->used) continue;   /* only statedump or stacks: not reported */
         if (q->source == SRC_NONE && q->vpid > 0 && q->have_ts) {
             int64_t start = proc_start_ns(q->vpid);
             /* 2 s of slack: btime has a 1 s resolution. */
@@ -199,7 +210,7 @@ const char *procs_resolve(ls_procs *p, int verbose) {
     return "mixed";
 }
 
-static void symbolize(proc *q, uint64_t pc, ls_sym *out) {
+static void symbolize(ls_procs *p, proc *q, uint64_t pc, ls_sym *out) {
     memset(out, 0, sizeof *out);
     if (!pc) return;
     uint64_t a = pc - 1;         /* a return address: look up the call */
@@ -216,6 +227,14 @@ static void symbolize(proc *q, uint64_t pc, ls_sym *out) {
             const uint8_t *id = elf_build_id(o->elf, &n);
             /* The file on disk is not the one that ran: do not guess. */
             if (n && (n != o->build_id_len || memcmp(id, o->build_id, n))) o->stale = 1;
+        }
+        if (o->stale) {
+            size_t i = 0;
+            while (i < p->nchanged && strcmp(p->changed[i], o->path)) i++;
+            if (i == p->nchanged) {
+                grow((void **)&p->changed, &p->changed_cap, p->nchanged + 1, sizeof *p->changed);
+                p->changed[p->nchanged++] = o->path;
+            }
         }
     }
     uint64_t vaddr;
@@ -245,7 +264,7 @@ void procs_symbolize(ls_procs *p, uint32_t idx, uint64_t pc, ls_sym *out) {
     size_t k = hash64(pc) & (q->cache_cap - 1);
     for (; q->cache[k].pc; k = (k + 1) & (q->cache_cap - 1))
         if (q->cache[k].pc == pc) { *out = q->cache[k].s; return; }
-    symbolize(q, pc, out);
+    symbolize(p, q, pc, out);
     if (!pc) return;
     q->cache[k].pc = pc;
     q->cache[k].s = *out;

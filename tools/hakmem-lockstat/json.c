@@ -90,7 +90,12 @@ void print_json(FILE *f, ls_report *r, const ls_opts *o) {
                 ",\n  \"sequence_gaps\": %" PRIu64 ",\n  \"symbols\": ",
                 r->events, r->lock_events, r->stack_events, r->lost_events, r->gaps);
         jstr(f, r->symbols ? r->symbols : "none");
-        fputs(",\n  \"pids\": [", f);
+        fputs(",\n  \"changed_objects\": [", f);
+        for (size_t i = 0; i < r->nchanged; i++) {
+            if (i) fputs(", ", f);
+            jstr(f, r->changed[i]);
+        }
+        fputs("],\n  \"pids\": [", f);
         for (size_t i = 0; i < r->npids; i++) fprintf(f, "%s%" PRId64, i ? ", " : "", r->pids[i]);
         fputs("],\n", f);
     }

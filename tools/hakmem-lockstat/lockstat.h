@@ -69,7 +69,8 @@ void      procs_add_object(ls_procs *p, int64_t vpid, uint64_t baddr, uint64_t m
                            const char *path, int is_pic);
 void      procs_add_build_id(ls_procs *p, int64_t vpid, uint64_t baddr,
                              const uint8_t *id, size_t len);
-/* Note the first event time of each process (for the /proc fallback). */
+/* A lock event of process idx at ts_ns (0: no clock): marks it reported
+ * and keeps its first event time (for the /proc fallback). */
 void      procs_seen(ls_procs *p, uint32_t idx, int64_t ts_ns);
 /* Resolve the address spaces: statedump where recorded, else the
  * /proc/PID/maps of a process that still runs and started before the
@@ -78,6 +79,10 @@ void      procs_seen(ls_procs *p, uint32_t idx, int64_t ts_ns);
 const char *procs_resolve(ls_procs *p, int verbose);
 /* Symbolize a return address (looked up at pc - 1) of process idx. */
 void      procs_symbolize(ls_procs *p, uint32_t idx, uint64_t pc, ls_sym *out);
+/* Objects whose file on disk has another build id than the traced one
+ * (rebuilt since): their frames keep object+offset only.  Valid after
+ * symbolization; returns the count, *paths[i] valid until procs_free. */
+size_t    procs_changed_objects(const ls_procs *p, const char ***paths);
 
 /* ELF objects (elfsym.c). */
 typedef struct ls_elf ls_elf;
@@ -127,6 +132,8 @@ typedef struct ls_report {
     const char *symbols;         /* procs_resolve's summary                */
     int64_t  *pids;              /* processes with lock events (vpids)     */
     size_t    npids;
+    const char **changed;        /* procs_changed_objects                  */
+    size_t    nchanged;
     /* live */
     int64_t   pid;
     char      command[128];
@@ -144,6 +151,9 @@ ls_site *lock_site(ls_lock *l, uint32_t stack);
 void     report_free(ls_report *r);
 /* Sort locks by total wait (then acquisitions, name) and sites. */
 void     report_sort(ls_report *r);
+/* Symbolize every frame of every site (fills the caches, finds changed
+ * objects) before printing. */
+void     report_symbolize(ls_report *r);
 /* The sites that have waiter rows (hold = 0) or holder rows (hold = 1),
  * by wait or hold; a malloc'ed array of *n pointers. */
 ls_site **lock_sites_sorted(const ls_lock *l, int hold, size_t *n);

@@ -167,6 +167,7 @@ int main(int argc, char **argv) {
     int rc = o.trace_dir ? trace_load(&o, &r) : live_load(&o, &r);
     if (rc == 0) {
         report_sort(&r);
+        if (!r.live) report_symbolize(&r);
         if (o.folded) print_folded(stdout, &r, &o);
         else if (o.json) print_json(stdout, &r, &o);
         else print_text(stdout, &r, &o);

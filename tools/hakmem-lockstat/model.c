@@ -100,3 +100,16 @@ ls_site **lock_sites_sorted(const ls_lock *l, int hold, size_t *n) {
     *n = k;
     return v;
 }
+
+void report_symbolize(ls_report *r) {
+    ls_sym s;
+    for (size_t i = 0; i < r->nlocks; i++) {
+        const ls_lock *l = &r->locks[i];
+        for (size_t k = 0; k < l->nsites; k++) {
+            const ls_stack *st = stacks_get(r->stacks, l->sites[k].stack);
+            for (uint32_t d = 0; st && d < st->depth; d++)
+                procs_symbolize(r->procs, st->proc, st->pc[d], &s);
+        }
+    }
+    r->nchanged = procs_changed_objects(r->procs, &r->changed);
+}

@@ -57,7 +57,8 @@ static void print_stack(FILE *f, ls_report *r, uint32_t id, int depth, const cha
         fprintf(f, "%s%s%s\n", i ? indent : "", i ? "  <- " : "", fmt_frame(fr, sizeof fr, &s, st->pc[i]));
     }
     if ((int)st->depth > depth)
-        fprintf(f, "%s  <- ... (%u more frames)\n", indent, st->depth - (uint32_t)depth);
+        fprintf(f, "%s  <- ... (%u more frame%s)\n", indent, st->depth - (uint32_t)depth,
+                st->depth - (uint32_t)depth == 1 ? "" : "s");
 }
 
 #define SITE_INDENT "                                                                 "
@@ -84,9 +85,10 @@ static void print_sites(FILE *f, ls_report *r, const ls_lock *l, const ls_opts *
             print_stack(f, r, s->stack, o->depth, SITE_INDENT);
         }
         if (o->top > 0 && n > (size_t)o->top)
-            fprintf(f, "  %-8s %10" PRIu64 " %10" PRIu64 " %7s %11s %10s %10s  (%zu other sites)\n", "",
+            fprintf(f, "  %-8s %10" PRIu64 " %10" PRIu64 " %7s %11s %10s %10s  (%zu other site%s)\n", "",
                     oa, oc, pct(b1, sizeof b1, oc, oa), fmt_ns(b2, sizeof b2, (double)ow),
-                    avg(b3, sizeof b3, ow, oc), fmt_ns(b4, sizeof b4, (double)om), n - (size_t)o->top);
+                    avg(b3, sizeof b3, ow, oc), fmt_ns(b4, sizeof b4, (double)om), n - (size_t)o->top,
+                    n - (size_t)o->top == 1 ? "" : "s");
     }
     free(v);
     v = lock_sites_sorted(l, 1, &n);
@@ -107,9 +109,10 @@ static void print_sites(FILE *f, ls_report *r, const ls_lock *l, const ls_opts *
             print_stack(f, r, s->stack, o->depth, SITE_INDENT);
         }
         if (o->top > 0 && n > (size_t)o->top)
-            fprintf(f, "  %-8s %10" PRIu64 " %10" PRIu64 " %7s %11s %10s %10s  (%zu other sites)\n", "",
+            fprintf(f, "  %-8s %10" PRIu64 " %10" PRIu64 " %7s %11s %10s %10s  (%zu other site%s)\n", "",
                     oh, ob, "", fmt_ns(b2, sizeof b2, (double)ot), avg(b3, sizeof b3, ot, oh),
-                    fmt_ns(b4, sizeof b4, (double)om), n - (size_t)o->top);
+                    fmt_ns(b4, sizeof b4, (double)om), n - (size_t)o->top,
+                    n - (size_t)o->top == 1 ? "" : "s");
         if (l->unattributed)
             fprintf(f, "  %-8s %10s %10" PRIu64 "  contentions no recorded hold covers\n", "", "",
                     l->unattributed);
@@ -135,6 +138,12 @@ void print_text(FILE *f, ls_report *r, const ls_opts *o) {
                 r->symbols ? r->symbols : "none", r->stack_events ? ", call stacks" : "");
         if (r->lost_events || r->gaps)
             fprintf(f, "WARNING: the trace lost events: figures are lower bounds\n");
+        for (size_t i = 0; i < r->nchanged; i++) {
+            char p[512];
+            printable(p, sizeof p, r->changed[i]);
+            fprintf(f, "(%s changed since the trace (build id differs): its frames stay "
+                       "object+offset)\n", p);
+        }
         if (r->symbols && !strcmp(r->symbols, "none"))
             fprintf(f, "(addresses unsymbolized: the trace has no base-address statedump; record\n"
                        " lttng_ust_statedump:* and lttng_ust_lib:* too, see hakmem-lockstat(1))\n");

@@ -68,7 +68,7 @@ static int on_event(const struct hkr_event *ev, void *arg) {
     e.owner = kind == LK_CONTENDED && HKR_HAS(ev, OWNER) ? (uint32_t)ev->owner : 0;
     ls_lock *l = report_lock(r, HKR_HAS(ev, LOCK_NAME) ? ev->lock_name : NULL, e.lock_id);
     e.lock = (uint32_t)(l - r->locks);
-    if (e.ts) procs_seen(r->procs, e.proc, e.ts);
+    procs_seen(r->procs, e.proc, e.ts);
     lkev_push(L->evs, &e);
     r->lock_events++;
     return 0;

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reader.h"
 #include "session.h"
 #include "summary.h"
 
@@ -234,6 +235,7 @@ static int run_cmd(char **cmd, const char *preload)
         signal(SIGTERM, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
         signal(SIGQUIT, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
         setenv("LD_PRELOAD", preload, 1);
         setenv("LTTNG_UST_ALLOW_BLOCKING", "1", 1);
         setenv("LTTNG_UST_REGISTER_TIMEOUT", "-1", 1);
@@ -314,10 +316,9 @@ static int cmd_capture(int argc, char **argv)
         fprintf(stderr, "hakmem-trace: -o and --url exclude each other\n");
         return 2;
     }
-    if (url && strncmp(url, "net://", 6) && strncmp(url, "net6://", 7) &&
-        strncmp(url, "tcp://", 6) && strncmp(url, "tcp6://", 7)) {
+    if (url && strncmp(url, "net://", 6) && strncmp(url, "net6://", 7)) {
         fprintf(stderr, "hakmem-trace: --url must be net://HOST[:CTRL[:DATA]] "
-                "(or tcp://), not '%s'\n", url);
+                "(or net6://), not '%s'\n", url);
         return 2;
     }
     char **cmd = argv + optind;
@@ -363,6 +364,9 @@ static int cmd_capture(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGQUIT, &sa, NULL);
+    /* A closed stdout/stderr (`| head`) must not kill us before the
+     * session is torn down; children get the default back. */
+    signal(SIGPIPE, SIG_IGN);
 
     struct lt lt;
     if (lt_init(&lt, verbose) != 0 || lt_ensure_sessiond(&lt) != 0 ||
@@ -392,6 +396,22 @@ static int cmd_capture(int argc, char **argv)
                 "(on the relay: OUTPUT/%s/%s-*; read it with hakmem-trace stat)\n",
                 url, lt.name, host, lt.name);
     } else {
+        char **dirs, err[HKR_ERRLEN];
+        int n = hkr_find_traces(outdir, &dirs, err);
+        if (n < 0) {
+            fprintf(stderr, "hakmem-trace: %s\n", err);
+            return 1;
+        }
+        hkr_free_dirs(dirs, n);
+        if (n == 0) {
+            /* Nothing registered: CMD never loaded the probes (a static or
+             * setuid program, or LD_PRELOAD dropped on the way). */
+            rmdir(outdir);
+            fprintf(stderr, "hakmem-trace: WARNING: no events were recorded: %s never "
+                    "registered with LTTng (static or setuid program, or LD_PRELOAD "
+                    "removed?)\n", cmd[0]);
+            return status;
+        }
         fprintf(stderr, "hakmem-trace: trace: %s\n", outdir);
         struct summary_opts o = { 0, stderr };
         if (summarize(outdir, &o, &s) != 0) return 1;

@@ -89,6 +89,8 @@ static int run(struct lt *lt, char *const argv[], char *out, size_t outlen, int 
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
+        signal(SIGQUIT, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
         if (out) {
             dup2(pfd[1], 1);
             dup2(pfd[1], 2);
@@ -132,6 +134,9 @@ int lt_run(struct lt *lt, char *out, size_t outlen, const char *arg0, ...)
     const char *argv[32];
     int n = 0;
     argv[n++] = "lttng";
+    /* Never let the client spawn a daemon of its own (it would live in
+     * our private LTTNG_HOME): lt_ensure_sessiond decides that. */
+    argv[n++] = "--no-sessiond";
     va_list ap;
     va_start(ap, arg0);
     for (const char *a = arg0; a && n < 31; a = va_arg(ap, const char *)) argv[n++] = a;
@@ -262,6 +267,10 @@ int lt_session_setup(struct lt *lt, const char *outdir, const char *url,
     if (must(lt, "lttng add-context", rc, out)) return -1;
     rc = lt_run(lt, out, sizeof out, "enable-event", "--userspace", a4, "--channel=hakmem",
                 events, NULL);
+    if (must(lt, "lttng enable-event", rc, out)) return -1;
+    /* base addresses of loaded objects, so reports can symbolize callers */
+    rc = lt_run(lt, out, sizeof out, "enable-event", "--userspace", a4, "--channel=hakmem",
+                "lttng_ust_statedump:*,lttng_ust_lib:*", NULL);
     if (must(lt, "lttng enable-event", rc, out)) return -1;
     rc = lt_run(lt, out, sizeof out, "start", lt->name, NULL);
     return must(lt, "lttng start", rc, out);
