@@ -87,7 +87,7 @@ BENCH_SRC  := $(filter-out bench/floor_alloc.c,$(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC)) \
 	$(if $(wildcard bench/floor_alloc.c),$(BUILD)/bench/libfloor.so)
 
-.PHONY: all lib tools tests test demo bench deps install clean soak fuzz
+.PHONY: all lib tools tests test demo bench deps install clean soak fuzz tsan
 all: lib tools tests benches
 
 lib: $(LIB) $(PROBE)
@@ -152,10 +152,17 @@ soak:
 	@$(MAKE) --no-print-directory all
 	@sh tests/soak.sh
 
-# Fuzz runs (libFuzzer, clang): the .hkr reader for FUZZ_SECONDS (default 300).
+# Fuzz runs (libFuzzer, clang; tests/fuzz/): the .hkr reader and the stats
+# segment reader, FUZZ_SECONDS each (default 180); corpora and crashing
+# inputs are kept in build/fuzz/.
 fuzz:
-	@$(MAKE) --no-print-directory all
-	@HKR_FUZZ_SECONDS=$${FUZZ_SECONDS:-300} sh tests/replay/replay_fuzz.sh
+	@$(MAKE) --no-print-directory lib
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-180} FUZZ_DIR=$(BUILD)/fuzz sh tests/fuzz/fuzz_smoke.sh
+
+# ThreadSanitizer: the allocator's sources linked into its multi-threaded
+# tests, built in build/tsan/ (tests/tsan/run.sh).
+tsan:
+	@sh tests/tsan/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \

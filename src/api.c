@@ -129,7 +129,16 @@ static void *hk_realloc(void *p, size_t n) {
     } else if (n <= u && n > u / 2) {
         return p;
     }
-    void *q = hk_alloc(n);
+    /* Growing past the block: take 50% headroom (Mid/L2.5 sizes), so a
+     * buffer grown step by step is copied O(log n) times, not once per
+     * step.  Large blocks grow with mremap instead (large.c). */
+    size_t want = n;
+    if (n > u && n > HK_TINY_MAX && n <= HK_L25_MAX) {
+        size_t g = u + u / 2;
+        if (g > want) want = g;
+    }
+    void *q = hk_alloc(want);
+    if (!q && want != n) q = hk_alloc(n);
     if (!q) return NULL;
     memcpy(q, p, u < n ? u : n);
     hk_free(p, "realloc");
@@ -410,4 +419,9 @@ HK_API void hakmem_arena(uintptr_t *base, size_t *size) {
  * configuration is read) even in a program that never allocates. */
 __attribute__((constructor)) static void hk_constructor(void) {
     thread_ensure();
+}
+
+/* HAKMEM_VERBOSE=2: the malloc_stats() report when the process exits. */
+__attribute__((destructor)) static void hk_destructor(void) {
+    if (hk_cfg.verbose >= 2) malloc_stats();
 }

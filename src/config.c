@@ -58,7 +58,7 @@ static const var vars[] = {
     { "HAKMEM_CHECK", K_INT, F(check), 0, 0, 1, NULL,
       "1 = check mode: every free is validated, backtraces in reports" },
     { "HAKMEM_VERBOSE", K_INT, F(verbose), 0, 0, 2, NULL,
-      "1 = print the configuration at start-up" },
+      "1 = print the configuration at start-up; 2 = also malloc_stats() at exit" },
     { "HAKMEM_FAULT_MMAP", K_U64, F(fault_mmap), 0, 0, UINT64_MAX, NULL,
       "testing: make the Nth OS mapping fail with ENOMEM (0 = never)" },
     { "HAKMEM_STATS", K_INT, F(stats_segment), 1, 0, 1, NULL,

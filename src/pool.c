@@ -531,12 +531,20 @@ static void pool_orphan_unlink(pool_kind *k, pool_seg *s) {
                           memory_order_relaxed);
 }
 
-/* s was just made t's (owner stored under the lock): take its pages in.
- * Returns 1 if the segment was released (it held nothing). */
-static int pool_adopt(pool_kind *k, pool_tstate *t, pool_seg *s) {
+/* Make orphan s t's (caller holds k->lock): off the orphan list, owner
+ * and t's segment list in one critical section, so a fork child finds it
+ * on t's list if it finds t at all. */
+static void pool_orphan_take(pool_kind *k, pool_tstate *t, pool_seg *s) {
+    pool_orphan_unlink(k, s);
+    atomic_store_explicit(&s->owner, t, memory_order_release);
     s->cached = 0;
     uint8_t l = s->free_mask ? POOL_SL_AVAIL : POOL_SL_FULL;
     slist_link(&t->segs[l], s, l);
+}
+
+/* s was just taken by t (pool_orphan_take): take its pages in.  Returns 1
+ * if the segment was released (it held nothing). */
+static int pool_adopt(pool_kind *k, pool_tstate *t, pool_seg *s) {
     t->dirty_bytes += pool_units_bytes(s->dirty_mask);
     for (unsigned u = 0; u < POOL_UNITS;) {
         if (!s->geo[u].bsize || s->geo[u].unit != u) { u++; continue; }
@@ -553,10 +561,7 @@ static int pool_adopt(pool_kind *k, pool_tstate *t, pool_seg *s) {
 static pool_seg *pool_orphan_pop(pool_kind *k, pool_tstate *t) {
     hak_lock_acquire(&k->lock);
     pool_seg *s = k->orphans;
-    if (s) {
-        pool_orphan_unlink(k, s);
-        atomic_store_explicit(&s->owner, t, memory_order_release);
-    }
+    if (s) pool_orphan_take(k, t, s);
     hak_lock_release(&k->lock);
     return s;
 }
@@ -571,8 +576,7 @@ static int pool_orphan_free(pool_kind *k, pool_seg *s, pool_block *b, int adopt)
         return 0;
     }
     if (t) {
-        pool_orphan_unlink(k, s);
-        atomic_store_explicit(&s->owner, t, memory_order_release);
+        pool_orphan_take(k, t, s);
         hak_lock_release(&k->lock);
         pool_page *pg = pool_page_of(s, b);
         if (!pool_adopt(k, t, s)) pool_page_free(k, t, pg, b);

@@ -31,6 +31,7 @@ void sll_thread_init(hk_tls_t *t) {
 
 unsigned sll_refill(hk_tls_t *t, unsigned c) {
     hk_heap *h = t->heap;
+    t->sll_busy[c] = 1;
     if (++t->sll_misses[c] >= 2 && t->sll_cap[c] < hk_cfg.sll_cap_max) {
         t->sll_cap[c] = clamp_cap(t->sll_cap[c] * 2);
         t->sll_misses[c] = 0;
@@ -76,6 +77,7 @@ typedef struct rbatch {
     void    *head[REMOTE_BATCH], *tail[REMOTE_BATCH];
     unsigned n[REMOTE_BATCH];
     unsigned used;
+    unsigned last;           /* entry hit last: blocks come in runs */
 } rbatch;
 
 static void rbatch_flush_one(rbatch *b, unsigned i) {
@@ -83,11 +85,19 @@ static void rbatch_flush_one(rbatch *b, unsigned i) {
 }
 
 static void rbatch_add(rbatch *b, hk_slab *s, void *p) {
+    unsigned l = b->last;
+    if (l < b->used && b->slab[l] == s) {
+        *(void **)b->tail[l] = p;
+        b->tail[l] = p;
+        b->n[l]++;
+        return;
+    }
     for (unsigned i = 0; i < b->used; i++) {
         if (b->slab[i] == s) {
             *(void **)b->tail[i] = p;
             b->tail[i] = p;
             b->n[i]++;
+            b->last = i;
             return;
         }
     }
@@ -101,6 +111,7 @@ static void rbatch_add(rbatch *b, hk_slab *s, void *p) {
     b->slab[i] = s;
     b->head[i] = b->tail[i] = p;
     b->n[i] = 1;
+    b->last = i;
 }
 
 static void rbatch_flush(rbatch *b) {
@@ -114,6 +125,7 @@ static void give_back(hk_tls_t *t, void *p, unsigned n, int keep_one) {
     uint32_t me = h->id;
     rbatch b;
     b.used = 0;
+    b.last = 0;
     while (n-- && p) {
         void *next = *(void **)p;
         hk_slab *s = arena_slab(p);
@@ -133,6 +145,14 @@ static void count_drain(hk_tls_t *t, unsigned c, unsigned n, unsigned reason) {
 }
 
 void sll_overflow(hk_tls_t *t, unsigned c) {
+    /* a class that overflows repeatedly (a thread that mostly frees) gets
+     * a larger list, so each drain sends longer chains per CAS */
+    t->sll_busy[c] = 1;
+    if (++t->sll_misses[c] >= 2 && t->sll_cap[c] < hk_cfg.sll_cap_max) {
+        t->sll_cap[c] = clamp_cap(t->sll_cap[c] * 2);
+        t->sll_misses[c] = 0;
+        t->st->cls[c].sll_cap = t->sll_cap[c];
+    }
     unsigned n = t->sll_count[c] / 2;
     if (n == 0) return;
     void *p = t->sll_head[c], *q = p;
@@ -164,13 +184,14 @@ void sll_periodic(hk_tls_t *t) {
             t->sll_count[c] = keep;
             give_back(t, rest, cold, 1);
             count_drain(t, c, cold, HK_DRAIN_PERIODIC);
-            if (cold * 2 >= t->sll_cap[c]) {
+            if (cold * 2 >= t->sll_cap[c] && !t->sll_busy[c]) {
                 t->sll_cap[c] = clamp_cap(t->sll_cap[c] / 2);
                 t->st->cls[c].sll_cap = t->sll_cap[c];
             }
         }
         t->sll_low[c] = t->sll_count[c];
         t->sll_misses[c] = 0;
+        t->sll_busy[c] = 0;
     }
     remote_inbox_drain(t->heap);
 }

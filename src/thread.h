@@ -34,7 +34,7 @@ typedef struct hk_tls {
      * 1 + blocks in the magazine (1..HK_UH_SLOTS+1).  One byte answers
      * both "has a magazine?" and "how full?" with one load. */
     uint8_t     uh[HK_TINY_CLASSES];
-    uint8_t     pad_uh[HK_TINY_CLASSES];
+    uint8_t     sll_busy[HK_TINY_CLASSES]; /* refill/overflow since drain */
     void       *uh_slot[HK_TINY_CLASSES][HK_UH_SLOTS];
     hks_thread *st;          /* this thread's counter block               */
     struct hk_heap *heap;
