@@ -37,11 +37,15 @@ static int orphan_stacks_ready(void) {
 
 static void orphan_push(hk_slab *s) {
     if (atomic_exchange_explicit(&s->orphan_listed, 1, memory_order_acq_rel)) return;
+    unsigned c = s->cls;
     hak_lock_acquire(&orphan_lock);
-    if (orphan_stacks_ready() && orphan_n[s->cls] < orphan_cap)
-        orphan_stack[s->cls][orphan_n[s->cls]++] = arena_slab_index(s);
-    else
+    uint32_t n = orphan_n[c];
+    if (orphan_stacks_ready() && n < orphan_cap) {
+        orphan_stack[c][n] = arena_slab_index(s);
+        __atomic_store_n(&orphan_n[c], n + 1, __ATOMIC_RELAXED);  /* read unlocked */
+    } else {
         atomic_store_explicit(&s->orphan_listed, 0, memory_order_release);
+    }
     hak_lock_release(&orphan_lock);
 }
 
@@ -50,7 +54,11 @@ hk_slab *slab_adopt_orphan(hk_heap *h, unsigned cls) {
     for (;;) {
         hak_lock_acquire(&orphan_lock);
         hk_slab *s = NULL;
-        if (orphan_n[cls]) s = &hk_arena.slabs[orphan_stack[cls][--orphan_n[cls]]];
+        if (orphan_n[cls]) {
+            uint32_t n = orphan_n[cls] - 1;
+            __atomic_store_n(&orphan_n[cls], n, __ATOMIC_RELAXED);
+            s = &hk_arena.slabs[orphan_stack[cls][n]];
+        }
         hak_lock_release(&orphan_lock);
         if (!s) return NULL;
         atomic_store_explicit(&s->orphan_listed, 0, memory_order_release);
@@ -234,8 +242,11 @@ static void orphan_list(hk_heap *h, hk_slab *s) {
             }
             if (st) st->box.slab_orphan++;
             HK_TP(slab_orphan, slab_base(s), s->cls, s->used);
+            /* read what we need before letting go: once owner is 0 another
+             * thread may adopt the slab and change it */
+            int room = s->free || s->carved < s->capacity;
             atomic_store_explicit(&s->owner, 0, memory_order_release);
-            if (s->free || s->carved < s->capacity) orphan_push(s);
+            if (room) orphan_push(s);
             /* A push may have landed between arm and orphaning and found
              * our id: it notified our (dying) inbox.  Re-check. */
             if (atomic_load_explicit(&s->remote, memory_order_acquire) & ~HK_REMOTE_NOTIFY)

@@ -30,7 +30,7 @@ typedef struct queue {
 static queue queues[WORKERS];
 static atomic_int stop;
 static atomic_ulong total_ops;
-static void *volatile sink;   /* keeps the compiler from eliding malloc/free pairs */
+static __thread void *volatile sink;   /* per thread: keeps the compiler from eliding malloc/free */
 
 static uint64_t rng(uint64_t *s) {
     *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17;
