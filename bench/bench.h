@@ -9,7 +9,12 @@
  *   RESULT name=N ops=N secs=S ops_per_sec=R peak_rss_kb=K rss_kb=K [k=v...]
  *
  * "ops" counts allocator calls (malloc, free, calloc, realloc), so one
- * free+malloc replacement is 2 ops.  peak_rss_kb is VmHWM read from
+ * free+malloc replacement is 2 ops.  secs is wall-clock time for the
+ * multi-threaded benchmarks; the single-threaded ones report the process's
+ * CPU time (user + system: page faults and syscalls count) with clock=cpu
+ * and the wall time as wall_secs, because on a shared machine CPU time
+ * leaves out the time other processes held the core, and on an idle one the
+ * two are equal.  peak_rss_kb is VmHWM read from
  * /proc/self/status at the end of the run (ru_maxrss would survive exec and
  * include the shell's footprint).  Arguments are key=value; a key given
  * twice takes the last value (bench/run.sh appends its quick-mode overrides).
@@ -190,6 +195,19 @@ static inline double bench_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Wall and CPU clocks together, for the single-threaded benchmarks. */
+struct bench_clock {
+    double wall, cpu;
+};
+
+static inline struct bench_clock bench_clock_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    struct bench_clock c = { bench_now(), (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 };
+    return c;
+}
+
 /* Harness memory: zeroed, from the kernel, never from malloc. */
 static inline void *bench_meta(size_t size)
 {
@@ -248,6 +266,15 @@ static inline void bench_result(const char *name, uint64_t ops, double secs, con
            " rss_kb=%" PRIu64 "%s\n", name, ops, secs, (double)ops / secs, hwm, rss,
            extra ? extra : "");
     fflush(stdout);
+}
+
+/* RESULT line of a single-threaded benchmark: secs is CPU time. */
+static inline void bench_result_cpu(const char *name, uint64_t ops, struct bench_clock t0,
+                                    struct bench_clock t1, const char *extra)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, " clock=cpu wall_secs=%.6f%s", t1.wall - t0.wall, extra ? extra : "");
+    bench_result(name, ops, t1.cpu - t0.cpu, buf);
 }
 
 static inline void *bench_xmalloc_check(void *p, size_t size)

@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 
     void **slot = bench_meta(slots * sizeof(void *));
     uint64_t s = rng_seed(seed, 0), ops = 0;
-    double t0 = bench_now();
+    struct bench_clock t0 = bench_clock_now();
     for (uint64_t i = 0; i < iters; i++) {
         uint64_t idx = rng_range(&s, 0, slots - 1);
         if (slot[idx]) {
@@ -58,11 +58,11 @@ int main(int argc, char **argv)
         bench_touch(p + sz - 8, i + 1);
         slot[idx] = p;
     }
-    double t1 = bench_now();
+    struct bench_clock t1 = bench_clock_now();
     char extra[128];
     snprintf(extra, sizeof extra, " slots=%" PRIu64 " min=%" PRIu64 " max=%" PRIu64,
              slots, min, max);
-    bench_result(name, ops, t1 - t0, extra);
+    bench_result_cpu(name, ops, t0, t1, extra);
     for (uint64_t i = 0; i < slots; i++)
         free(slot[i]);
     return 0;

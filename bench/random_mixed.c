@@ -60,7 +60,7 @@ int main(int argc, char **argv)
         }
     }
 
-    double t0 = bench_now();
+    struct bench_clock t0 = bench_clock_now();
     if (replace) {
         for (uint64_t i = 0; i < iters; i++) {
             uint64_t idx = rng_range(&s, 0, ws - 1);
@@ -91,11 +91,11 @@ int main(int argc, char **argv)
         }
         ops = iters;
     }
-    double t1 = bench_now();
+    struct bench_clock t1 = bench_clock_now();
 
     char extra[128];
     snprintf(extra, sizeof extra, " ws=%" PRIu64 " min=%" PRIu64 " max=%" PRIu64, ws, min, max);
-    bench_result(name, ops, t1 - t0, extra);
+    bench_result_cpu(name, ops, t0, t1, extra);
     for (uint64_t i = 0; i < ws; i++)
         free(slot[i]);
     bench_meta_free(slot, ws * sizeof(void *));

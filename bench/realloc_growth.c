@@ -48,7 +48,7 @@ int main(int argc, char **argv)
     const double lmin = log(64.0), lspan = log((double)max) - log(64.0);
     uint64_t s = rng_seed(seed, 0), ops = 0, restarts = 0;
 
-    double t0 = bench_now();
+    struct bench_clock t0 = bench_clock_now();
     for (uint64_t i = 0; i < iters; i++) {
         uint64_t k = rng_range(&s, 0, bufs - 1);
         size_t cur = len[k];
@@ -86,11 +86,11 @@ int main(int argc, char **argv)
         buf[k] = p;
         len[k] = nsz;
     }
-    double t1 = bench_now();
+    struct bench_clock t1 = bench_clock_now();
     char extra[128];
     snprintf(extra, sizeof extra, " bufs=%" PRIu64 " max=%" PRIu64 " restarts=%" PRIu64,
              bufs, max, restarts);
-    bench_result(name, ops, t1 - t0, extra);
+    bench_result_cpu(name, ops, t0, t1, extra);
     for (uint64_t k = 0; k < bufs; k++)
         free(buf[k]);
     return 0;

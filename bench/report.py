@@ -38,6 +38,7 @@ def parse_args():
     ap.add_argument("--glibc", default="")
     ap.add_argument("--commit", default="")
     ap.add_argument("--versions", default="")
+    ap.add_argument("--warning", default="")
     return ap.parse_args()
 
 
@@ -162,6 +163,7 @@ def build(args):
         "hakmem_commit": args.commit,
         "peer_versions": dict(v.split("=", 1) for v in args.versions.split() if "=" in v),
         "runs": args.runs, "quick": args.quick == "1", "elapsed_secs": args.elapsed,
+        "warning": args.warning or None,
         "allocators": allocs, "peers": [p for p in PEERS if p in allocs],
         "benchmarks": {},
     }
@@ -314,7 +316,7 @@ def render_markdown(ts):
             lines.append("")
             lines.append(note)
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def summary_lines(out):
@@ -353,6 +355,8 @@ def main():
                out["runs"], "" if out["runs"] == 1 else "s",
                " (QUICK smoke mode: figures are meaningless)" if out["quick"] else "",
                out["elapsed_secs"], m["loadavg_start_end"] or "?"))
+    if out["warning"]:
+        head += "\nWARNING: " + out["warning"]
     if out["peer_versions"]:
         head += "\npeers: " + ", ".join("%s %s" % kv for kv in out["peer_versions"].items())
     print()

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2086  # word splitting of $ALLOCS and argument lists is intended
 # bench/run.sh - the peer comparison behind `make bench`.
 #
 # Runs every benchmark (bench/*.c, built into $BUILD/bench/) under each
@@ -27,10 +28,11 @@
 #   BENCH_TIMEOUT=SEC     per-run limit (default 300, quick 30)
 #   BENCH_NO_BUILD=1      do not run make (the libraries must exist)
 # Arguments: --list prints the benchmark names, --help this text.
-# Exit status: 0 when every run produced a result, 1 otherwise (or on a
-# setup error: missing library, failed build), 2 on a usage error.
+# Exit status: 0 when every run produced a result and no library under test
+# changed during the run, 1 otherwise (or on a setup error: missing library,
+# failed build), 2 on a usage error.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 QUICK=${BENCH_QUICK:-0}
 RUNS=${BENCH_RUNS:-5}
@@ -70,7 +72,7 @@ EOF
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 
 case "${1:-}" in
-    -h|--help) sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '3,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'; exit 0 ;;
     --list) benchmarks | cut -d'|' -f1; exit 0 ;;
     "") ;;
     *) echo "bench/run.sh: unknown argument '$1' (usage: bench/run.sh [--list|--help])" >&2; exit 2 ;;
@@ -119,6 +121,16 @@ done
 for p in $(benchmarks | cut -d'|' -f2 | cut -d' ' -f1 | sort -u); do
     [ -x "$BUILD/bench/$p" ] || die "$BUILD/bench/$p not built (make benches)"
 done
+
+# Fingerprints of the libraries under test: a rebuild in the middle of the
+# run (someone running make in the same tree) would mix two versions.
+lib_sums() {
+    for a in $ALLOCS; do
+        lib=$(alloc_lib "$a")
+        [ -z "$lib" ] || printf '%s=%s ' "$a" "$(cksum <"$lib" | cut -d' ' -f1)"
+    done
+}
+sums_start=$(lib_sums)
 
 RAW="$OUT/raw.tsv"
 : >"$RAW"
@@ -181,7 +193,6 @@ while [ $rep -le "$RUNS" ]; do
         printf '[%d/%d] %-15s' "$rep" "$RUNS" "$name"
         order=$(rotate $(( (rep - 1) % nalloc )) $ALLOCS)
         for a in $order; do
-            # shellcheck disable=SC2086
             run_one "$rep" "$name" "$a" "$floorspec" $cmd
         done
         echo
@@ -190,6 +201,9 @@ while [ $rep -le "$RUNS" ]; do
 done
 
 elapsed=$(( $(date +%s) - start ))
+changed=""
+[ "$(lib_sums)" = "$sums_start" ] || changed="a library under test was rebuilt during the run: results mix two versions"
+[ -z "$changed" ] || echo "bench/run.sh: WARNING: $changed" >&2
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 python3 bench/report.py --raw "$RAW" --json "$OUT/results.json" --markdown "$OUT/results.md" \
     --runs "$RUNS" --quick "$QUICK" --elapsed "$elapsed" --allocators "$ALLOCS" \
@@ -197,8 +211,10 @@ python3 bench/report.py --raw "$RAW" --json "$OUT/results.json" --markdown "$OUT
     --load "$load_start / $(cut -d' ' -f1-3 /proc/loadavg)" \
     --glibc "$(ldd --version 2>/dev/null | head -n 1 | sed 's/.* //')" \
     --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    --warning "$changed" \
     --versions "$(dpkg-query -W -f='${Package}=${Version} ' libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 2>/dev/null)"
 rc=$?
 [ $rc -eq 0 ] || exit 1
+[ -z "$changed" ] || exit 1
 grep -q "	failed	" "$RAW" && exit 1
 exit 0

@@ -7,6 +7,7 @@
  * as one `realloc` event.
  */
 #include "arena.h"
+#include "check.h"
 #include "config.h"
 #include "external.h"
 #include "front.h"
@@ -100,7 +101,7 @@ static HK_NOINLINE void free_slow(void *p, const char *call) {
         external_report(call, p, "invalid pointer (not allocated by hakmem)");
         return;
     }
-    if (bad) external_report(call, p, "invalid pointer (not a live block: double free?)");
+    if (bad) external_report(call, p, external_why(p));
 }
 
 HK_INLINE void hk_free(void *p, const char *call) {
@@ -122,6 +123,11 @@ static void *hk_realloc(void *p, size_t n) {
         return NULL;
     }
     size_t u = usable_size(p, own);
+    if (HK_UNLIKELY(u == 0 || (own == OWN_TINY && external_tiny_cached(p, arena_slab(p)->cls)))) {
+        external_report("realloc", p, "the block was freed (realloc of a freed block)");
+        errno = EINVAL;
+        return NULL;
+    }
     if (own == OWN_TINY) {
         if (n <= u && (n > u / 2 || u == 8)) return p;
     } else if (own == OWN_LARGE) {
@@ -145,43 +151,62 @@ static void *hk_realloc(void *p, size_t n) {
     return q;
 }
 
+/* ---- for the check box (check.h) ----------------------------------- */
+
+void *api_alloc(size_t n) { return hk_alloc(n); }
+void *api_alloc_aligned(size_t align, size_t n) { return hk_alloc_aligned(align, n); }
+void api_release(void *p) { hk_free(p, "free"); }
+
+int api_classify(const void *p, size_t *usable) {
+    int own = classify(p);
+    *usable = usable_size(p, own);
+    return own == OWN_NONE ? 0 : own == OWN_INTERIOR ? -1 : 1;
+}
+
 /* ---- tracing shells ------------------------------------------------ */
 
 #ifdef HAKMEM_TRACE
 #define TRACED(ev) HK_UNLIKELY(HK_TP_ENABLED(ev))
+/* malloc/free: "traced or check mode" in one load, one OR and one branch
+ * (check mode costs the fast path nothing beyond the tracing test) */
+#define TRACED_OR_CHECKED(ev) HK_UNLIKELY(HK_TP_ENABLED(ev) | hk_check_mode)
 #else
 #define TRACED(ev) 0
+#define TRACED_OR_CHECKED(ev) HK_UNLIKELY(hk_check_mode)
 #endif
 
 static HK_NOINLINE void *malloc_traced(size_t n, void *ra) {
+    if (hk_check_mode) return check_malloc(n, ra);
     void *p = hk_alloc(n);
-    if (p) hk_tp_emit_malloc(p, n, n <= HK_TINY_MAX ? front_tiny_class(n) : 0xff, ra);
+    if (p) HK_TP(malloc, p, n, n <= HK_TINY_MAX ? front_tiny_class(n) : 0xff, ra);
     return p;
 }
 
 static HK_NOINLINE void free_traced(void *p, void *ra) {
+    if (hk_check_mode) { check_free(p, ra); return; }
     int own = classify(p);
     size_t u = usable_size(p, own);
-    hk_tp_emit_free(p, u, own == OWN_TINY ? arena_slab(p)->cls : 0xff, ra);
+    HK_TP(free, p, u, own == OWN_TINY ? arena_slab(p)->cls : 0xff, ra);
     hk_free(p, "free");
 }
 
 /* ---- the public API ------------------------------------------------ */
 
 HK_API void *malloc(size_t n) {
-    if (TRACED(malloc)) return malloc_traced(n, __builtin_return_address(0));
+    if (TRACED_OR_CHECKED(malloc)) return malloc_traced(n, __builtin_return_address(0));
     return hk_alloc(n);
 }
 
 HK_API void free(void *p) {
     if (HK_UNLIKELY(!p)) return;
-    if (TRACED(free)) { free_traced(p, __builtin_return_address(0)); return; }
+    if (TRACED_OR_CHECKED(free)) { free_traced(p, __builtin_return_address(0)); return; }
     hk_free(p, "free");
 }
 
 HK_API void *calloc(size_t nmemb, size_t size) {
     size_t n;
     if (HK_UNLIKELY(__builtin_mul_overflow(nmemb, size, &n))) { errno = ENOMEM; return NULL; }
+    if (HK_UNLIKELY(hk_check_mode)) return check_calloc(nmemb, size, __builtin_return_address(0));
     void *p;
     if (n > HK_L25_MAX) {
         thread_global_init();
@@ -195,6 +220,7 @@ HK_API void *calloc(size_t nmemb, size_t size) {
 }
 
 HK_API void *realloc(void *p, size_t n) {
+    if (HK_UNLIKELY(hk_check_mode)) return check_realloc(p, n, __builtin_return_address(0));
     void *q;
     if (!p) {
         q = hk_alloc(n);
@@ -212,6 +238,7 @@ HK_API void *realloc(void *p, size_t n) {
 HK_API void *reallocarray(void *p, size_t nmemb, size_t size) {
     size_t n;
     if (__builtin_mul_overflow(nmemb, size, &n)) { errno = ENOMEM; return NULL; }
+    if (HK_UNLIKELY(hk_check_mode)) return check_reallocarray(p, nmemb, size, __builtin_return_address(0));
     void *q;
     if (!p) q = hk_alloc(n);
     else if (n == 0) { hk_free(p, "reallocarray"); q = hk_alloc(0); }
@@ -223,6 +250,7 @@ HK_API void *reallocarray(void *p, size_t nmemb, size_t size) {
 static inline int pow2(size_t a) { return a && !(a & (a - 1)); }
 
 static void *aligned_traced(size_t align, size_t n, void *ra) {
+    if (HK_UNLIKELY(hk_check_mode)) return check_memalign(align, n, ra);
     void *p = hk_alloc_aligned(align, n);
     if (TRACED(memalign) && p) hk_tp_emit_memalign(p, align, n, ra);
     return p;
@@ -266,6 +294,7 @@ HK_API void *pvalloc(size_t n) {
 
 HK_API size_t malloc_usable_size(void *p) {
     if (!p) return 0;
+    if (HK_UNLIKELY(hk_check_mode)) return check_usable_size(p);
     int own = classify(p);
     if (own == OWN_NONE || own == OWN_INTERIOR) {
         external_report("malloc_usable_size", p, "invalid pointer (not a block allocated by hakmem)");
@@ -277,6 +306,7 @@ HK_API size_t malloc_usable_size(void *p) {
 HK_API int malloc_trim(size_t pad) {
     (void)pad;
     thread_global_init();
+    check_flush();
     size_t n = tiny_trim();
     n += mid_trim();
     n += l25_trim();

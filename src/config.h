@@ -29,6 +29,9 @@ typedef struct hk_config {
     int      check;            /* HAKMEM_CHECK                            */
     int      verbose;          /* HAKMEM_VERBOSE                          */
     uint64_t fault_mmap;       /* HAKMEM_FAULT_MMAP: fail the Nth mapping */
+    uint64_t fault_rate;       /* HAKMEM_FAULT_MMAP_RATE: fail 1 in N      */
+    uint64_t fault_seed;       /* HAKMEM_FAULT_SEED                       */
+    uint64_t check_quarantine; /* HAKMEM_CHECK_QUARANTINE (bytes)         */
     int      stats_segment;    /* HAKMEM_STATS (0 disables the segment)   */
     int      lock_stacks;      /* HAKMEM_LOCK_STACKS (read by lock.c too) */
 } hk_config;

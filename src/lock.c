@@ -24,6 +24,14 @@
  * constructor runs outside any allocation; libgcc_s.so.1 then stays
  * loaded.  The unwinder does not allocate; a per-thread guard still stops
  * a nested traced acquisition from unwinding again.
+ *
+ * Re-entry: each thread keeps the locks it is taking or holds in a small
+ * TLS stack (pushed before the trylock, popped after the unlock).  When a
+ * lock cannot be taken and is already on the calling thread's stack below
+ * the new entry, waiting would deadlock: the thread itself holds it, which
+ * only happens when a signal handler interrupted the allocator and called
+ * it again.  That is reported on one line and the process aborts, instead
+ * of hanging silently.  Cost: two TLS stores per acquire/release.
  */
 #include "lock.h"
 #include "os.h"
@@ -34,6 +42,7 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <unwind.h>
@@ -121,6 +130,51 @@ static HK_NOINLINE uint32_t stack_capture(const void *site, uint64_t *out) {
     return n;
 }
 
+/* ---- re-entry detection ---------------------------------------------- */
+
+#define HELD_MAX 8   /* hakmem nests at most a few locks */
+
+static HK_TLS hak_lock *held[HELD_MAX];
+static HK_TLS uint32_t nheld;
+
+static inline void held_push(hak_lock *l) {
+    uint32_t n = nheld;
+    if (HK_LIKELY(n < HELD_MAX)) held[n] = l;
+    nheld = n + 1;
+}
+
+static inline void held_pop(hak_lock *l) {
+    uint32_t n = nheld;
+    if (HK_UNLIKELY(n == 0)) return;
+    if (HK_LIKELY(n <= HELD_MAX && held[n - 1] == l)) { nheld = n - 1; return; }
+    /* released out of order: remove it where it is */
+    for (uint32_t i = n < HELD_MAX ? n : HELD_MAX; i-- > 0;) {
+        if (held[i] != l) continue;
+        for (uint32_t k = i; k + 1 < n && k + 1 < HELD_MAX; k++) held[k] = held[k + 1];
+        break;
+    }
+    nheld = n - 1;
+}
+
+static HK_COLD __attribute__((noreturn)) void reentered(const hak_lock *l) {
+    char buf[256];
+    snprintf(buf, sizeof buf,
+             "hakmem: lock \"%s\" is already held by this thread: the allocator was re-entered, "
+             "probably by malloc/free from a signal handler that interrupted it (not "
+             "async-signal-safe); aborting instead of deadlocking\n", l->name);
+    os_write_err(buf);
+    abort();
+}
+
+/* The lock is taken: does this thread hold it already (below its own,
+ * just pushed, entry)? */
+static inline void check_reentry(const hak_lock *l) {
+    uint32_t n = nheld;
+    if (n > HELD_MAX) n = HELD_MAX;
+    for (uint32_t i = 0; i + 1 < n; i++)
+        if (held[i] == l) reentered(l);
+}
+
 /* ---- acquire / release ---------------------------------------------- */
 
 static inline int tracing_locks(void) {
@@ -167,6 +221,7 @@ static HK_COLD void acquire_slow(hak_lock *l, const void *site, int try_first) {
     if (try_first && pthread_mutex_trylock(&l->mu) == 0) {
         t1 = os_now_ns();
     } else {
+        check_reentry(l);
         uint64_t t0 = os_now_ns();
         HK_TP(lock_contended, l->id, l->name, __atomic_load_n(&l->holder, __ATOMIC_RELAXED), site);
         pthread_mutex_lock(&l->mu);
@@ -185,6 +240,7 @@ static HK_COLD void acquire_slow(hak_lock *l, const void *site, int try_first) {
 
 void hak_lock_acquire(hak_lock *l) {
     const void *site = __builtin_return_address(0);
+    held_push(l);
     if (HK_UNLIKELY(tracing_locks())) { acquire_slow(l, site, 1); return; }
     if (HK_UNLIKELY(pthread_mutex_trylock(&l->mu) != 0)) { acquire_slow(l, site, 0); return; }
     acquired(l, 0, 0);
@@ -208,6 +264,7 @@ static HK_COLD void release_timed(hak_lock *l, const void *site) {
     l->t_acquired = 0;
     __atomic_store_n(&l->holder, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&l->mu);
+    held_pop(l);
     if (depth) HK_TP(lock_stack, l->id, stack, depth);
     HK_TP(lock_acquired, l->id, l->name, wait, acq_site);
     HK_TP(lock_released, l->id, l->name, hold, site);
@@ -216,6 +273,7 @@ static HK_COLD void release_timed(hak_lock *l, const void *site) {
 void hak_lock_release(hak_lock *l) {
     if (HK_UNLIKELY(l->t_acquired)) { release_timed(l, __builtin_return_address(0)); return; }
     pthread_mutex_unlock(&l->mu);
+    held_pop(l);
 }
 
 void hak_lock_reinit(hak_lock *l) {
@@ -226,6 +284,9 @@ void hak_lock_reinit(hak_lock *l) {
 }
 
 void lock_fork_prepare(void) {
+    /* fork() from a signal handler that interrupted the allocator would
+     * wait here for a lock this thread holds */
+    for (uint32_t i = 0; i < nheld && i < HELD_MAX; i++) reentered(held[i]);
     for (int i = 0; i < nregistered; i++) pthread_mutex_lock(&registry[i]->mu);
 }
 

@@ -1,7 +1,8 @@
 /* mid.c - the Mid tier: blocks of 1 KiB < size <= 32 KiB (see mid.h).
  *
  * Mid is one `pool_kind` of the segment pool box (pool.c holds the engine
- * and the long design comment); this file owns the Mid parameters and the
+ * and its design comment, pool_owner.c the cross-thread protocols); this
+ * file owns the Mid parameters and the
  * tier's entry points.
  *
  * Classes: four per doubling, 20 of them: 1280, 1536, 1792, 2048, 2560,
@@ -16,15 +17,16 @@
  * Per-thread cache: a LIFO per class of about 128 KiB (4..32 blocks), so a
  *   malloc after a free of the same class reuses the cache-hot block
  *   without touching any page record; halved every 4096 frees.
- * Memory: an empty page is kept only if it heads its class list; a thread
- *   keeps at most 4 MiB of freed, resident units and one empty segment.
+ * Memory: an empty page is kept only if it heads its class list; freed
+ *   units and empty segments go back by decay (pool.c).
  *
- * Invariants, cross-thread frees, thread exit, fork: pool.c.
+ * Invariants: pool.c; cross-thread frees, thread exit, fork: pool_owner.c.
  * Counters: hks_tier[HKS_TIER_MID].  Tracepoint: mid_refill(cls, size,
  * blocks) when a page is carved.  Lock: "mid_pool" (orphan list, records).
  */
 #include "mid.h"
 #include "pool.h"
+#include "pool_owner.h"
 
 #include <errno.h>
 
@@ -38,6 +40,7 @@ static pool_kind mid_pool = {
     .nclasses = 20,
     .base_shift = MID_BASE_SHIFT,
     .want_blocks = 8,
+    .waste_shift = 5,
     .cache_bytes = 256u << 10,
     .cache_min = 8,
     .cache_max = 64,
@@ -61,7 +64,7 @@ void *mid_alloc_aligned(size_t size, size_t align) {
     if (HK_UNLIKELY(atomic_load_explicit(&mid_pool.ready, memory_order_acquire) != 2))
         pool_kind_init(&mid_pool);
     unsigned c = size > HK_TINY_MAX ? pool_class_of(size, MID_BASE_SHIFT) : 0;
-    while (c < mid_pool.nclasses - 1u && (mid_pool.bsize[c] & (align - 1)) != 0) c++;
+    while (c < mid_pool.nclasses - 1u && mid_pool.balign[c] < align) c++;
     return pool_alloc_fast(&mid_pool, POOL_MID, HKS_TIER_MID, c);
 }
 

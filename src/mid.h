@@ -17,7 +17,8 @@ void   mid_init(void);
 void  *mid_alloc(size_t size);
 /* For l25_alloc_aligned: size <= HK_MID_MAX, align a power of two <=
  * HK_MID_MAX: a Mid block of at least `size` bytes aligned to `align`, from
- * the smallest Mid class that is a multiple of `align` (32 KiB always is).
+ * the smallest Mid class whose blocks all have that alignment (32 KiB's
+ * do).
  * NULL + ENOMEM on failure. */
 void  *mid_alloc_aligned(size_t size, size_t align);
 /* p lies in a HK_SEG_MID segment.  0 = freed; -1 = p is not the start of

@@ -1,14 +1,15 @@
 /* pool.h - the segment pool box: the engine under the Mid tier (mid.c) and
  * the L2.5 pool (l25.c).  Each of those is one `pool_kind` (classes, page
- * geometry, counters); this box owns everything they share.  The full
- * design (layout, invariants, the cross-thread and exit protocols, and why)
- * is the header comment of pool.c.
+ * geometry, counters); this box owns the per-thread engine they share.  The
+ * design (layout, invariants, memory give-back, and why) is the header
+ * comment of pool.c; how blocks and segments change hands between threads
+ * (remote frees, orphans, adoption, exit, fork) is the pool_owner box.
  *
  * Owns: per-thread pool states (`pool_tstate`, OS memory, recycled, never
  * unmapped), the segment records (`pool_seg`, one per 2 MiB arena segment
  * of kind HK_SEG_MID / HK_SEG_L25, reached through
  * arena_segmeta(p)->owner_data, OS memory, recycled, never unmapped), the
- * per-kind orphan list and its lock ("mid_pool" / "l25_pool").
+ * kind lock ("mid_pool" / "l25_pool", registered by pool_kind_init).
  *
  * Fast paths (inline below, no lock, no atomic RMW, no syscall):
  *   alloc: per-thread per-class LIFO cache pop, else pop from the current
@@ -110,7 +111,8 @@ typedef struct pool_seg {
     uint8_t          list;         /* POOL_SL_*                           */
     uint8_t          cached;       /* fully free and kept: decay passes
                                       seen + 1 (0 = not an empty seg)     */
-    uint8_t          pad1[34];
+    uint8_t          nfree;        /* units in free_mask                  */
+    uint8_t          pad1[33];
     pool_geo         geo[POOL_UNITS];       /* per unit; zero if free     */
     pool_page        pages[POOL_UNITS];     /* per page, at its 1st unit  */
 } pool_seg;
@@ -130,6 +132,12 @@ struct pool_tstate {
     size_t       dirty_bytes;             /* free, maybe-resident units   */
     size_t       released;                /* bytes given back (trim)      */
     uint64_t     decay_stamp;             /* ns of the last decay pass    */
+    uint32_t     ncached;                 /* kept empty segments          */
+    uint32_t     nsegs;                   /* segments owned               */
+    uint32_t     used_peak;               /* most segments in use (not
+                                             kept empty) since the last
+                                             decay pass                   */
+    uint32_t     decay_tick;              /* page events (clock reads)    */
     pool_cache   cache[POOL_MAX_CLASSES];
     pool_page   *head[POOL_MAX_CLASSES];
     pool_page   *tail[POOL_MAX_CLASSES];
@@ -152,22 +160,29 @@ typedef struct pool_kind {
     uint8_t     nclasses;
     uint8_t     base_shift;    /* log2 of the tier's lower size bound      */
     uint8_t     want_blocks;   /* page sizing: at least this many blocks   */
-    uint16_t    pad0;
+    uint8_t     waste_shift;   /* ... wasting less than 1/2^waste_shift of
+                                  the page (untouched waste costs address
+                                  space, not RSS)                          */
+    uint8_t     pad0;
     uint32_t    cache_bytes;   /* per-class cache budget                   */
     uint32_t    cache_min, cache_max; /* per-class cache bounds (blocks)   */
     uint32_t    keep_max;      /* an empty head page this small is kept    */
     int32_t     gc_interval;   /* frees between cache trims                */
     size_t      dirty_max;     /* free resident bytes kept per thread: hard
-                                  cap, purged down to half when exceeded   */
+                                  cap (or the thread's recent peak of
+                                  segments in use, if more), purged down to
+                                  half when exceeded                       */
     uint64_t    decay_ns;      /* freed units / empty segments unused this
                                   long are purged / released               */
-    uint32_t    seg_cache_max; /* empty segments kept per thread           */
+    uint32_t    seg_cache_max; /* empty segments kept per thread (or the
+                                  thread's recent peak in use, if more)    */
     /* computed */
     _Atomic int ready;
     uint32_t    bsize[POOL_MAX_CLASSES];
     uint64_t    div[POOL_MAX_CLASSES];
     uint32_t    capacity[POOL_MAX_CLASSES];
     uint32_t    ccap[POOL_MAX_CLASSES];
+    uint32_t    balign[POOL_MAX_CLASSES]; /* alignment every block has      */
     uint8_t     units[POOL_MAX_CLASSES];
     /* global state */
     hak_lock    lock;
@@ -181,8 +196,11 @@ typedef struct pool_kind {
     _Atomic uint32_t norphans;  /* segments on `orphans`                    */
     pool_seg   *free_segs;      /* recycled segment records                */
     pool_tstate *free_ts;       /* recycled thread states                  */
-    char       *chunk;          /* record bump area                        */
+    char       *chunk;          /* thread-state record bump area           */
     size_t      chunk_left;
+    struct pool_chunk *seg_chunks; /* every segment record ever made (for
+                                   a fork child, which cannot trust the
+                                   lists of threads that vanished)         */
 } pool_kind;
 
 /* ---- shared state ---------------------------------------------------- */
@@ -195,8 +213,7 @@ void  *pool_alloc_slow(pool_kind *k, unsigned cls);
 int    pool_free_slow(pool_kind *k, pool_seg *s, pool_geo *g, pool_block *b, uintptr_t tag);
 void   pool_gc(pool_kind *k, pool_tstate *t);
 size_t pool_usable_size(const void *p);
-void   pool_thread_exit(pool_kind *k, hk_heap *h);
-size_t pool_trim(pool_kind *k);
+/* Thread exit and malloc_trim: pool_owner.h. */
 
 /* ---- inline helpers and fast paths ------------------------------------ */
 
@@ -288,6 +305,128 @@ HK_INLINE int pool_free_fast(pool_kind *k, unsigned id, unsigned tier, void *p) 
         }
     }
     return pool_free_slow(k, s, g, b, tag);
+}
+
+
+/* ---- engine internals (pool.c), shared with the pool_owner box -------- */
+
+enum { POOL_SL_AVAIL = 0, POOL_SL_FULL = 1, POOL_SL_ORPHAN = 2, POOL_SL_ORPHAN_FULL = 3,
+       POOL_SL_NONE = 4 };
+
+/* Segment records live in chunks of their own, linked from the kind, so
+ * that every record can be visited (pool_abandon). */
+typedef struct pool_chunk {
+    struct pool_chunk *next;
+    size_t             used;    /* bytes, from the chunk start */
+} pool_chunk;
+#define POOL_CHUNK_HDR HK_CACHELINE
+
+extern HK_TLS uint8_t pool_gone;   /* bit per kind: this thread's exit ran */
+
+HK_INLINE uint32_t pool_mask(unsigned u, unsigned n) {
+    return n >= POOL_UNITS ? POOL_ALL_UNITS : ((1u << n) - 1) << u;
+}
+
+/* Bits set (SWAR: the library builds without -mpopcnt, and the libgcc
+ * call costs more than this). */
+HK_INLINE unsigned pool_popcount(uint32_t x) {
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    return (((x + (x >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24;
+}
+
+HK_INLINE size_t pool_units_bytes(uint32_t mask) {
+    return (size_t)pool_popcount(mask) << POOL_UNIT_SHIFT;
+}
+
+HK_INLINE pool_seg *pool_seg_of_page(pool_page *pg) {
+    return (pool_seg *)((char *)(pg - pg->unit) - __builtin_offsetof(pool_seg, pages));
+}
+
+HK_INLINE pool_page *pool_page_of(pool_seg *s, const void *p) {
+    return &s->pages[pool_geo_of(s, p)->unit];
+}
+
+/* May the calling thread own segments of this kind?  Not while it exits: a
+ * state created then would never be closed. */
+HK_INLINE int pool_may_own(unsigned id) {
+    return hk_tls.state == HK_T_LIVE && !(pool_gone & (1u << id));
+}
+
+/* Class lists (owner only). */
+
+HK_INLINE void plist_sync(pool_tstate *t, unsigned c) {
+    t->cur[c] = t->head[c] ? t->head[c] : &pool_page_none;
+}
+
+HK_INLINE void plist_push_head(pool_tstate *t, pool_page *pg) {
+    unsigned c = pg->cls;
+    pg->prev = NULL;
+    pg->next = t->head[c];
+    if (t->head[c]) t->head[c]->prev = pg; else t->tail[c] = pg;
+    t->head[c] = pg;
+    plist_sync(t, c);
+}
+
+HK_INLINE void plist_push_tail(pool_tstate *t, pool_page *pg) {
+    unsigned c = pg->cls;
+    pg->next = NULL;
+    pg->prev = t->tail[c];
+    if (t->tail[c]) t->tail[c]->next = pg; else t->head[c] = pg;
+    t->tail[c] = pg;
+    plist_sync(t, c);
+}
+
+HK_INLINE void plist_unlink(pool_tstate *t, pool_page *pg) {
+    unsigned c = pg->cls;
+    if (pg->prev) pg->prev->next = pg->next; else t->head[c] = pg->next;
+    if (pg->next) pg->next->prev = pg->prev; else t->tail[c] = pg->prev;
+    pg->prev = pg->next = NULL;
+    plist_sync(t, c);
+}
+
+/* Segment lists: the owner's (POOL_SL_AVAIL / POOL_SL_FULL) or, under the
+ * kind lock, the orphan lists. */
+
+HK_INLINE void slist_link(pool_seg **head, pool_seg *s, uint8_t list) {
+    s->prev = NULL;
+    s->next = *head;
+    if (*head) (*head)->prev = s;
+    *head = s;
+    s->list = list;
+}
+
+HK_INLINE void slist_unlink(pool_seg **head, pool_seg *s) {
+    if (s->prev) s->prev->next = s->next; else *head = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    s->list = POOL_SL_NONE;
+}
+
+
+
+/* The calling thread's counters of kind k (a sink once its block is gone). */
+hks_tier    *pool_ctr(const pool_kind *k);
+pool_tstate *pool_tstate_new(pool_kind *k);
+/* A page got a block back while FULL, or became empty. */
+void     pool_page_event(pool_kind *k, pool_tstate *t, pool_page *pg);
+/* Reset a page; returns its units, *dirty = the units it touched. */
+uint32_t pool_page_clear(pool_seg *s, pool_page *pg, uint32_t *dirty);
+/* Retire an empty page; 1 if that released the segment (do not touch). */
+int      pool_page_retire(pool_kind *k, pool_tstate *t, pool_page *pg);
+size_t   pool_purge_units(pool_seg *s, uint32_t d);
+size_t   pool_purge(pool_tstate *t, size_t target);
+void     pool_seg_release(pool_kind *k, pool_seg *s);
+void     pool_seg_drop(pool_kind *k, pool_tstate *t, pool_seg *s);
+int      pool_seg_empty(pool_kind *k, pool_tstate *t, pool_seg *s);
+/* Keep the `keep` newest cached blocks of class c, return the others. */
+void     pool_cache_flush(pool_kind *k, pool_tstate *t, unsigned c, uint32_t keep);
+
+/* Return a tagged block to its page (owner, or kind lock for an orphan). */
+HK_INLINE void pool_page_free(pool_kind *k, pool_tstate *t, pool_page *pg, pool_block *b) {
+    b->next = pg->free;
+    pg->free = b;
+    if (HK_UNLIKELY(--pg->used == 0 || pg->flags)) pool_page_event(k, t, pg);
 }
 
 #endif

@@ -16,6 +16,7 @@
 #include "l25.h"
 #include "large.h"
 #include "arena.h"
+#include "check.h"
 #include "tp.h"
 
 #include <pthread.h>
@@ -59,6 +60,7 @@ static void core_init(void) {
     mid_init();
     l25_init();
     large_init();
+    check_init();   /* HAKMEM_CHECK=1 only; its lock is registered last */
 }
 
 void thread_global_init(void) {

@@ -10,7 +10,7 @@
 # floor's only gap is `large`, recorded as skipped), and that every
 # benchmark program handles --help, --version and bad arguments.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 OUT="$BUILD/test-logs/bench-smoke"
 fail() { echo "FAIL: $*"; exit 1; }
