@@ -38,7 +38,7 @@ const uint8_t hk_size_class[HK_TINY_MAX / 8 + 1] = {
 /* ---- internal allocation ------------------------------------------- */
 
 static HK_NOINLINE void *alloc_big(size_t n) {
-    thread_global_init();
+    thread_ready();
     if (n <= HK_MID_MAX) return mid_alloc(n);
     if (n <= HK_L25_MAX) return l25_alloc(n);
     return large_alloc(n, 0);
@@ -104,8 +104,19 @@ static HK_NOINLINE void free_slow(void *p, const char *call) {
     if (bad) external_report(call, p, external_why(p));
 }
 
+static HK_NOINLINE void mid_free_bad(void *p, const char *call) {
+    external_report(call, p, external_why(p));
+}
+
 HK_INLINE void hk_free(void *p, const char *call) {
     if (HK_LIKELY(tiny_free_fast(p))) return;
+    /* Mid blocks are the next most common: straight to the tier */
+    if (arena_owns(p) && !arena_slab(p)->block_size &&
+        atomic_load_explicit(&arena_segmeta(p)->kind, memory_order_relaxed) == HK_SEG_MID) {
+        if (HK_LIKELY(mid_free(p) == 0)) return;
+        mid_free_bad(p, call);
+        return;
+    }
     free_slow(p, call);
 }
 

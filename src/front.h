@@ -31,9 +31,7 @@ void *tiny_alloc_uh_miss(unsigned c);
 
 HK_INLINE void *sll_pop_fast(hk_tls_t *t, unsigned c, void *p) {
     t->sll_head[c] = *(void **)p;
-    uint32_t cnt = t->sll_count[c] - 1;
-    t->sll_count[c] = cnt;
-    if (cnt < t->sll_low[c]) t->sll_low[c] = cnt;
+    t->sll_count[c]--;
     t->st->cls[c].sll_hits++;
     return p;
 }

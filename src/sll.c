@@ -23,7 +23,6 @@ void sll_thread_init(hk_tls_t *t) {
         t->sll_head[c] = NULL;
         t->sll_count[c] = 0;
         t->sll_cap[c] = clamp_cap(SLL_CAP_START);
-        t->sll_low[c] = 0;
         t->sll_misses[c] = 0;
         if (t->st) t->st->cls[c].sll_cap = t->sll_cap[c];
     }
@@ -63,7 +62,6 @@ unsigned sll_refill(hk_tls_t *t, unsigned c) {
     slab_after_take(h, s);
     t->sll_head[c] = chain;
     t->sll_count[c] = n;
-    t->sll_low[c] = 0;
     hks_class *k = &t->st->cls[c];
     k->refills++;
     k->refill_blocks += n;
@@ -159,15 +157,22 @@ void sll_overflow(hk_tls_t *t, unsigned c) {
     for (unsigned i = 0; i < n; i++) q = *(void **)q;
     t->sll_head[c] = q;
     t->sll_count[c] -= n;
-    if (t->sll_low[c] > t->sll_count[c]) t->sll_low[c] = t->sll_count[c];
     give_back(t, p, n, 1);
     count_drain(t, c, n, HK_DRAIN_OVERFLOW);
 }
 
 void sll_periodic(hk_tls_t *t) {
     for (unsigned c = 0; c < HK_TINY_CLASSES; c++) {
-        unsigned cold = t->sll_low[c];
-        if (cold > t->sll_count[c]) cold = t->sll_count[c];
+        /* Which blocks are cold, judged without any bookkeeping on the
+         * malloc fast path: a class that served no allocation in the whole
+         * interval gives back its whole list; one that lived off its list
+         * (no refill, no overflow drain) gives back the deeper half;
+         * a busy one keeps everything. */
+        hks_class *k = &t->st->cls[c];
+        uint64_t hits = k->sll_hits + k->uh_hits;
+        int idle = hits == t->heap->period_hits[c];
+        t->heap->period_hits[c] = hits;
+        unsigned cold = t->sll_busy[c] ? 0 : idle ? t->sll_count[c] : (t->sll_count[c] + 1) / 2;
         if (cold) {
             /* the coldest blocks are the deepest: keep the top count-cold */
             unsigned keep = t->sll_count[c] - cold;
@@ -189,7 +194,6 @@ void sll_periodic(hk_tls_t *t) {
                 t->st->cls[c].sll_cap = t->sll_cap[c];
             }
         }
-        t->sll_low[c] = t->sll_count[c];
         t->sll_misses[c] = 0;
         t->sll_busy[c] = 0;
     }
@@ -203,7 +207,6 @@ void sll_flush(hk_tls_t *t, int keep_one) {
         void *p = t->sll_head[c];
         t->sll_head[c] = NULL;
         t->sll_count[c] = 0;
-        t->sll_low[c] = 0;
         give_back(t, p, n, keep_one);
         count_drain(t, c, n, HK_DRAIN_FLUSH);
     }

@@ -5,9 +5,12 @@
  * in front.h).  Refill (on a miss) takes a batch from the thread's slabs
  * (slab.h), asking the SharedPool for a slab when it has none.  Drains:
  *   overflow  - a free finds the list at capacity: the newest half goes
- *   periodic  - every HAKMEM_DRAIN_INTERVAL frees, the blocks that stayed
- *               below the low-water mark (unused for a whole interval) go,
+ *   periodic  - every HAKMEM_DRAIN_INTERVAL frees of a class: a class that
+ *               served no allocation during the interval gives back its
+ *               whole list, one that lived off its list without refill or
+ *               overflow gives back the deeper half, a busy one nothing;
  *               so slabs see `used` reach 0 and return to the SharedPool
+ *               (no low-water mark: malloc's fast path keeps no history)
  *   flush     - thread exit, hakmem_thread_flush, malloc_trim: all go
  * A drained block goes to its slab if this thread owns it, is adopted with
  * its slab if orphaned, else is batched per slab and remote-pushed.

@@ -29,7 +29,7 @@
 HK_TLS hk_tls_t hk_tls;
 
 enum { INIT_NONE = 0, INIT_CORE = 1, INIT_READY = 2, INIT_DONE = 3 };
-static _Atomic int init_state;
+_Atomic int hk_init_state;   /* INIT_*; read inline by thread_ready() */
 static pthread_key_t exit_key;
 
 static hk_heap *heaps;                 /* HK_MAX_THREADS + 1 entries */
@@ -64,21 +64,21 @@ static void core_init(void) {
 }
 
 void thread_global_init(void) {
-    int s = atomic_load_explicit(&init_state, memory_order_acquire);
+    int s = atomic_load_explicit(&hk_init_state, memory_order_acquire);
     if (s >= INIT_READY) return;
     int expect = INIT_NONE;
-    if (atomic_compare_exchange_strong(&init_state, &expect, INIT_CORE)) {
+    if (atomic_compare_exchange_strong(&hk_init_state, &expect, INIT_CORE)) {
         core_init();
-        atomic_store_explicit(&init_state, INIT_READY, memory_order_release);
+        atomic_store_explicit(&hk_init_state, INIT_READY, memory_order_release);
         return;
     }
-    while (atomic_load_explicit(&init_state, memory_order_acquire) < INIT_READY) sched_yield();
+    while (atomic_load_explicit(&hk_init_state, memory_order_acquire) < INIT_READY) sched_yield();
 }
 
 /* Called by the first thread once its own state is live: may allocate. */
 static void late_init(void) {
     int expect = INIT_READY;
-    if (!atomic_compare_exchange_strong(&init_state, &expect, INIT_DONE)) return;
+    if (!atomic_compare_exchange_strong(&hk_init_state, &expect, INIT_DONE)) return;
     pthread_key_create(&exit_key, thread_exit_cb);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
@@ -138,7 +138,7 @@ void thread_ensure(void) {
     HKS_GAUGE_ADD(threads_live, 1);
     HKS_GAUGE_ADD(threads_total, 1);
     late_init();
-    if (atomic_load_explicit(&init_state, memory_order_acquire) == INIT_DONE)
+    if (atomic_load_explicit(&hk_init_state, memory_order_acquire) == INIT_DONE)
         pthread_setspecific(exit_key, t);  /* may allocate: we are live */
     HK_TP(thread_start);
 }

@@ -28,7 +28,6 @@ typedef struct hk_tls {
     void       *sll_head[HK_TINY_CLASSES];
     uint32_t    sll_count[HK_TINY_CLASSES];
     uint32_t    sll_cap[HK_TINY_CLASSES];
-    uint32_t    sll_low[HK_TINY_CLASSES];   /* low-water mark since drain */
     uint8_t     sll_misses[HK_TINY_CLASSES]; /* refills since the last drain */
     /* UltraHot state: 0 = no magazine (or thread not started), else
      * 1 + blocks in the magazine (1..HK_UH_SLOTS+1).  One byte answers
@@ -62,6 +61,8 @@ typedef struct hk_heap {
     void            *mid;      /* Mid tier's per-thread state             */
     void            *l25;      /* L2.5 tier's per-thread state            */
     void            *large;    /* Large tier's per-thread state           */
+    uint64_t         period_hits[HK_TINY_CLASSES]; /* SLL: allocs at the last
+                                                      periodic drain      */
     struct hk_heap  *next_free;
 } hk_heap;
 
@@ -71,8 +72,14 @@ typedef struct hk_heap {
 void     thread_ensure(void);
 /* The heap of live thread `id`, or NULL if that thread is gone. */
 hk_heap *thread_heap_of(uint32_t id);
-/* Process start-up (called once, from hk_init). */
+/* Process start-up (idempotent; the first caller does the work). */
 void     thread_global_init(void);
+extern _Atomic int hk_init_state;
+/* thread_global_init() with its common case inline: one load. */
+HK_INLINE void thread_ready(void) {
+    if (HK_UNLIKELY(atomic_load_explicit(&hk_init_state, memory_order_acquire) < 2))
+        thread_global_init();
+}
 
 HK_INLINE hk_tls_t *hk_self(void) {
     if (HK_UNLIKELY(hk_tls.state != HK_T_LIVE)) thread_ensure();

@@ -26,7 +26,7 @@ void tiny_thread_init(hk_tls_t *t) {
 HK_INLINE void *sll_pop(hk_tls_t *t, unsigned c) {
     void *p = t->sll_head[c];
     t->sll_head[c] = *(void **)p;
-    if (--t->sll_count[c] < t->sll_low[c]) t->sll_low[c] = t->sll_count[c];
+    t->sll_count[c]--;
     return p;
 }
 

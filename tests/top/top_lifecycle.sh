@@ -52,6 +52,10 @@ t.log("ok  nothing left after SIGKILL")
 
 # batch mode notices the exit and stops with status 0
 w = t.Workload("steps")
+for _ in range(200):       # attach only once the segment exists (a loaded machine)
+    if memfds(w.pid):
+        break
+    time.sleep(0.05)
 p = subprocess.Popen([t.TOP, "-p", str(w.pid), "-b", "-d", "0.2", "-o", "json"],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 time.sleep(0.9)
