@@ -51,6 +51,12 @@ endif
 ifeq ($(TRACE),1)
   LIB_CFLAGS += -DHAKMEM_TRACE
 endif
+# COUNTERS=0: the fast paths' per-operation counters compiled out, only to
+# measure what they cost (hakmem-top then shows slow-path counts only).
+COUNTERS ?= 1
+ifeq ($(COUNTERS),0)
+  LIB_CFLAGS += -DHAKMEM_NO_COUNTERS
+endif
 
 LIB_SRC := $(wildcard src/*.c)
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))

@@ -32,7 +32,7 @@ void *tiny_alloc_uh_miss(unsigned c);
 HK_INLINE void *sll_pop_fast(hk_tls_t *t, unsigned c, void *p) {
     t->sll_head[c] = *(void **)p;
     t->sll_count[c]--;
-    t->st->cls[c].sll_hits++;
+    HK_CTR(t->st->cls[c].sll_hits++);
     return p;
 }
 
@@ -47,7 +47,7 @@ HK_INLINE void *tiny_alloc_fast(unsigned c) {
     if (u > 1) {                        /* magazine hit */
         void *p = t->uh_slot[c][u - 2];
         t->uh[c] = (uint8_t)(u - 1);
-        t->st->cls[c].uh_hits++;
+        HK_CTR(t->st->cls[c].uh_hits++);
 #ifdef HAKMEM_TRACE
         if (HK_UNLIKELY(HK_TP_ENABLED(ultrahot_hit))) return tiny_tp_ultrahot_hit(c, p);
 #endif
@@ -78,7 +78,7 @@ HK_INLINE int tiny_free_fast(void *p) {
     if (u - 1 < HK_UH_SLOTS) {          /* a magazine with room */
         t->uh_slot[c][u - 1] = p;
         t->uh[c] = (uint8_t)(u + 1);
-        t->st->cls[c].frees++;
+        HK_CTR(t->st->cls[c].frees++);
         return 1;
     }
     void *head = t->sll_head[c];
@@ -88,7 +88,11 @@ HK_INLINE int tiny_free_fast(void *p) {
         *(void **)p = head;
         t->sll_head[c] = p;
         t->sll_count[c] = cnt + 1;
+#ifdef HAKMEM_NO_COUNTERS
+        if (HK_UNLIKELY((++t->free_tick & t->drain_mask) == 0)) tiny_free_periodic();
+#else
         if (HK_UNLIKELY((++t->st->cls[c].frees & t->drain_mask) == 0)) tiny_free_periodic();
+#endif
         return 1;
     }
     tiny_free_slow(p, c);

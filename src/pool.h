@@ -273,14 +273,14 @@ HK_INLINE void *pool_alloc_fast(pool_kind *k, unsigned id, unsigned tier, unsign
     return pool_alloc_slow(k, cls);
 hit:
     b->tag = 0;
-    hks_tier *st = &hk_tls.st->tier[tier];
-    st->allocs++;
-    st->bytes_alloc += k->bsize[cls];
+    HK_CTR(hks_tier *st = &hk_tls.st->tier[tier]; st->allocs++; st->bytes_alloc += k->bsize[cls]);
+    (void)tier;
     return b;
 }
 
 /* 0 = freed; -1 = p is not the start of a live block (nothing changed). */
 HK_INLINE int pool_free_fast(pool_kind *k, unsigned id, unsigned tier, void *p) {
+    (void)tier;   /* only the counters use it */
     pool_seg *s = pool_seg_of(p);
     if (HK_UNLIKELY(s == NULL)) return -1;
     pool_geo *g = pool_geo_of(s, p);
@@ -297,9 +297,7 @@ HK_INLINE int pool_free_fast(pool_kind *k, unsigned id, unsigned tier, void *p) 
             b->next = c->head;
             c->head = b;
             c->room--;
-            hks_tier *st = &hk_tls.st->tier[tier];
-            st->frees++;
-            st->bytes_freed += g->bsize;
+            HK_CTR(hks_tier *st = &hk_tls.st->tier[tier]; st->frees++; st->bytes_freed += g->bsize);
             if (HK_UNLIKELY(--t->tick <= 0)) pool_gc(k, t);
             return 0;
         }

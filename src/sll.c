@@ -170,7 +170,12 @@ void sll_periodic(hk_tls_t *t) {
          * a busy one keeps everything. */
         hks_class *k = &t->st->cls[c];
         uint64_t hits = k->sll_hits + k->uh_hits;
+#ifdef HAKMEM_NO_COUNTERS
+        int idle = 0;   /* no per-malloc counts to judge by */
+        (void)hits;
+#else
         int idle = hits == t->heap->period_hits[c];
+#endif
         t->heap->period_hits[c] = hits;
         unsigned cold = t->sll_busy[c] ? 0 : idle ? t->sll_count[c] : (t->sll_count[c] + 1) / 2;
         if (cold) {

@@ -38,7 +38,7 @@ typedef struct hk_tls {
     hks_thread *st;          /* this thread's counter block               */
     struct hk_heap *heap;
     uint32_t    id;          /* hakmem thread id (0 until started)        */
-    int32_t     pad_tick;
+    uint32_t    free_tick;   /* COUNTERS=0 builds: the drain tick         */
     uint8_t     state;       /* HK_T_*                                    */
     uint8_t     busy;        /* inside malloc/free (signal re-entry check) */
     uint8_t     tp_guard;    /* inside a tracepoint: serve, don't trace   */

@@ -40,6 +40,15 @@
 #define HK_ALIGNED     __attribute__((aligned(HK_CACHELINE)))
 #define HK_TLS         __thread __attribute__((tls_model("initial-exec")))
 
+/* Per-operation counters of the fast paths.  `make COUNTERS=0` compiles
+ * them out (HAKMEM_NO_COUNTERS), only to measure what they cost; slow-path
+ * counters stay. */
+#ifdef HAKMEM_NO_COUNTERS
+#define HK_CTR(stmt) ((void)0)
+#else
+#define HK_CTR(stmt) stmt
+#endif
+
 /* ---- geometry -------------------------------------------------------- */
 #define HK_SEG_SHIFT   21                         /* 2 MiB segments      */
 #define HK_SEG_SIZE    ((size_t)1 << HK_SEG_SHIFT)
