@@ -168,6 +168,7 @@ fuzz:
 # ThreadSanitizer: the allocator's sources linked into its multi-threaded
 # tests, built in build/tsan/ (tests/tsan/run.sh).
 tsan:
+	@$(MAKE) --no-print-directory lib
 	@sh tests/tsan/run.sh
 
 install: all

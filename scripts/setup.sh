@@ -6,7 +6,8 @@ set -e
 
 PKGS="build-essential pkg-config liblttng-ust-dev lttng-tools libbabeltrace2-dev babeltrace2
 libunwind-dev libncurses-dev tmux libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
-python3 perl git xz-utils coreutils clang"
+python3 perl git xz-utils coreutils clang libclang-rt-14-dev
+nodejs openjdk-17-jdk-headless gdb"
 
 missing=""
 for p in $PKGS; do

@@ -129,15 +129,30 @@ void slab_list_add(hk_heap *h, hk_slab *s, int which) {
     s->prev = NULL;
     s->next = *head;
     if (*head) (*head)->prev = s;
+    else if (which == HK_LIST_PARTIAL) h->partial_tail[s->cls] = s;
     *head = s;
     s->list = (uint8_t)which;
 }
 
+/* At the far end of the partial list: refills take from the head, so a
+ * slab added here is allocated from last and gets the chance to empty. */
+static void slab_list_add_tail(hk_heap *h, hk_slab *s) {
+    unsigned c = s->cls;
+    hk_slab *t = h->partial_tail[c];
+    s->next = NULL;
+    s->prev = t;
+    if (t) t->next = s; else h->partial[c] = s;
+    h->partial_tail[c] = s;
+    s->list = HK_LIST_PARTIAL;
+}
+
 void slab_list_remove(hk_heap *h, hk_slab *s) {
     if (s->list == HK_LIST_NONE) return;
-    hk_slab **head = s->list == HK_LIST_FULL ? &h->full[s->cls] : &h->partial[s->cls];
+    int partial = s->list == HK_LIST_PARTIAL;
+    hk_slab **head = partial ? &h->partial[s->cls] : &h->full[s->cls];
     if (s->prev) s->prev->next = s->next; else *head = s->next;
     if (s->next) s->next->prev = s->prev;
+    else if (partial) h->partial_tail[s->cls] = s->prev;
     s->prev = s->next = NULL;
     s->list = HK_LIST_NONE;
 }
@@ -214,7 +229,9 @@ int slab_adopt(hk_heap *h, hk_slab *s) {
     s->list = HK_LIST_NONE;
     s->prev = s->next = NULL;
     atomic_store_explicit(&s->in_inbox, 0, memory_order_relaxed);
-    slab_list_add(h, s, HK_LIST_PARTIAL);
+    /* An adopted slab holds another thread's leftovers: allocate from it
+     * last, so it can empty as those blocks come back and be released. */
+    slab_list_add_tail(h, s);
     hks_thread *st = hk_tls.st;
     if (st) st->box.slab_adopt++;
     HK_TP(slab_adopt, slab_base(s), s->cls, s->used);

@@ -151,13 +151,19 @@ void sll_overflow(hk_tls_t *t, unsigned c) {
         t->sll_misses[c] = 0;
         t->st->cls[c].sll_cap = t->sll_cap[c];
     }
+    /* Give back the OLDEST half (the deep end) and keep the newest, which
+     * are hot in cache.  Draining the newest instead left the deep blocks
+     * parked forever in a thread that frees more than it allocates, each
+     * pinning its slab: slabs of exited threads piled up (soak). */
     unsigned n = t->sll_count[c] / 2;
     if (n == 0) return;
-    void *p = t->sll_head[c], *q = p;
-    for (unsigned i = 0; i < n; i++) q = *(void **)q;
-    t->sll_head[c] = q;
-    t->sll_count[c] -= n;
-    give_back(t, p, n, 1);
+    unsigned keep = t->sll_count[c] - n;
+    void *q = t->sll_head[c];
+    for (unsigned i = 1; i < keep; i++) q = *(void **)q;
+    void *old = *(void **)q;
+    *(void **)q = NULL;
+    t->sll_count[c] = keep;
+    give_back(t, old, n, 1);
     count_drain(t, c, n, HK_DRAIN_OVERFLOW);
 }
 

@@ -57,6 +57,7 @@ typedef struct hk_heap {
     uint32_t         pad;
     hk_slab         *partial[HK_TINY_CLASSES]; /* slabs with free blocks */
     hk_slab         *full[HK_TINY_CLASSES];    /* slabs with none        */
+    hk_slab         *partial_tail[HK_TINY_CLASSES];
     _Atomic(hk_slab *) inbox;  /* slabs whose remote stack needs a merge  */
     void            *mid;      /* Mid tier's per-thread state             */
     void            *l25;      /* L2.5 tier's per-thread state            */
