@@ -219,6 +219,21 @@ void slab_put(hk_heap *h, hk_slab *s, void *p, int keep_one) {
     }
 }
 
+unsigned slab_collect(hk_heap *h, unsigned cls, unsigned budget) {
+    unsigned merged = 0;
+    hk_slab *s = h->partial_tail[cls];
+    while (s && budget--) {
+        hk_slab *prev = s->prev;
+        if (atomic_load_explicit(&s->remote, memory_order_relaxed) & ~HK_REMOTE_NOTIFY)
+            merged += slab_merge_remote(h, s);
+        if (s->used == 0 && (s->prev || s->next) &&
+            !atomic_load_explicit(&s->in_inbox, memory_order_acquire))
+            slab_release(h, s);
+        s = prev;
+    }
+    return merged;
+}
+
 int slab_adopt(hk_heap *h, hk_slab *s) {
     uint32_t zero = 0;
     if (atomic_load_explicit(&s->state, memory_order_acquire) != HK_SLOT_ACTIVE) return 0;

@@ -39,6 +39,12 @@ void     slab_put(hk_heap *h, hk_slab *s, void *p, int keep_one);
 void     slab_release(hk_heap *h, hk_slab *s);
 /* Merge the remote stack into the free list (owner). Returns blocks. */
 unsigned slab_merge_remote(hk_heap *h, hk_slab *s);
+/* Periodic: merge the remote stacks of up to `budget` slabs of the
+ * partial list, from its far end (adopted slabs, allocated from last, so no
+ * refill would merge them), and release those that became empty.  Without
+ * this, frees into a partial slab that is never refilled from stay on its
+ * stack and pin it.  Returns blocks merged. */
+unsigned slab_collect(hk_heap *h, unsigned cls, unsigned budget);
 /* Try to adopt orphan s for the calling thread (CAS owner 0 -> me). */
 int      slab_adopt(hk_heap *h, hk_slab *s);
 /* Thread exit: release empty slabs, orphan the rest (those with room go

@@ -143,14 +143,12 @@ static void count_drain(hk_tls_t *t, unsigned c, unsigned n, unsigned reason) {
 }
 
 void sll_overflow(hk_tls_t *t, unsigned c) {
-    /* a class that overflows repeatedly (a thread that mostly frees) gets
-     * a larger list, so each drain sends longer chains per CAS */
+    /* Overflow does not grow the list: a thread that frees more than it
+     * allocates would otherwise cache up to HAKMEM_SLL_CAP_MAX blocks from
+     * as many slabs and keep them all from emptying (measured: 600 slabs
+     * pinned by one adopter after 100,000 visitor threads).  Only misses
+     * grow it. */
     t->sll_busy[c] = 1;
-    if (++t->sll_misses[c] >= 2 && t->sll_cap[c] < hk_cfg.sll_cap_max) {
-        t->sll_cap[c] = clamp_cap(t->sll_cap[c] * 2);
-        t->sll_misses[c] = 0;
-        t->st->cls[c].sll_cap = t->sll_cap[c];
-    }
     /* Give back the OLDEST half (the deep end) and keep the newest, which
      * are hot in cache.  Draining the newest instead left the deep blocks
      * parked forever in a thread that frees more than it allocates, each
@@ -207,6 +205,7 @@ void sll_periodic(hk_tls_t *t) {
         }
         t->sll_misses[c] = 0;
         t->sll_busy[c] = 0;
+        if (t->heap->partial[c]) slab_collect(t->heap, c, 64);
     }
     remote_inbox_drain(t->heap);
 }
