@@ -76,6 +76,7 @@ HK_INLINE int tiny_free_fast(void *p) {
     hk_tls_t *t = &hk_tls;
     unsigned u = t->uh[c];
     if (u - 1 < HK_UH_SLOTS) {          /* a magazine with room */
+        if (HK_UNLIKELY(u > 1 && t->uh_slot[c][u - 2] == p)) { front_double_free(p, c); return 1; }
         t->uh_slot[c][u - 1] = p;
         t->uh[c] = (uint8_t)(u + 1);
         HK_CTR(t->st->cls[c].frees++);

@@ -70,7 +70,19 @@ static hk_slab *claim_unused(void *ss) {
     return NULL;
 }
 
-/* Stage 3: a new current SuperSlab (LRU first, else the arena). */
+/* A fresh SuperSlab that lost the race to become current: park it in the
+ * LRU as if it had been retired empty. */
+static void park_fresh(void *ss) {
+    hk_segmeta *m = arena_segmeta(ss);
+    atomic_store_explicit(&m->refs, HK_SS_RETIRED, memory_order_release);
+    HKS_GAUGE_SUB(slots_unused, HK_SLABS_PER_SEG);
+    HKS_GAUGE_SUB(ss_live, 1);
+    lru_push(ss);
+}
+
+/* Stage 3: a new current SuperSlab (LRU first, else the arena).  Mapping a
+ * new one is a syscall (mprotect, page-table work): it is done outside the
+ * lock, and the loser of a race parks its SuperSlab in the LRU. */
 static hk_slab *stage3(void) {
     hak_lock_acquire(&sp_lock);
     void *cur = atomic_load_explicit(&current, memory_order_acquire);
@@ -78,7 +90,6 @@ static hk_slab *stage3(void) {
         hk_slab *s = claim_unused(cur);
         if (s) { hak_lock_release(&sp_lock); return s; }
     }
-    int from_lru = 1;
     void *ss = lru_pop();
     if (ss) {
         hk_segmeta *m = arena_segmeta(ss);
@@ -88,16 +99,27 @@ static hk_slab *stage3(void) {
         HKS_GAUGE_ADD(ss_live, 1);
         HKS_GAUGE_ADD(slots_unused, HK_SLABS_PER_SEG);
     } else {
-        from_lru = 0;
-        ss = ss_map();
-        if (!ss) { hak_lock_release(&sp_lock); return NULL; }
+        hak_lock_release(&sp_lock);
+        void *fresh = ss_map();
+        if (!fresh) return NULL;
+        hak_lock_acquire(&sp_lock);
+        void *now = atomic_load_explicit(&current, memory_order_acquire);
+        if (now != cur && now) {
+            hk_slab *s = claim_unused(now);
+            if (s) {
+                hak_lock_release(&sp_lock);
+                park_fresh(fresh);
+                return s;
+            }
+        }
+        cur = now;
+        ss = fresh;
     }
-    (void)from_lru;
     hk_slab *s = claim_unused(ss);  /* slot 0; holds a ref from here on */
     atomic_store_explicit(&current, ss, memory_order_release);
     hak_lock_release(&sp_lock);
     /* The old current may be empty now that it is no longer protected. */
-    if (cur) {
+    if (cur && cur != ss) {
         hk_segmeta *om = arena_segmeta(cur);
         if (atomic_load_explicit(&om->refs, memory_order_acquire) == 0) sp_retire(om);
     }
