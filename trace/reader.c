@@ -1,11 +1,21 @@
-/* reader.c - LTTng trace reading over libbabeltrace2 (see reader.h).
+/* reader.c - LTTng trace reading over libbabeltrace2 (see reader.h and
+ * reader_impl.h): names, finding the traces, and the graph run in the
+ * calling process (hkr_read_inproc; hkr_read in reader_child.c runs it in
+ * a child process).
  *
  * Graph: source.ctf.fs -> filter.utils.muxer -> simple sink.  The sink's
  * consume function decodes each event through a per-event-class cache:
  * the payload and common-context member indexes that map onto hkr_event
  * slots, resolved by name once, then read by index for every event.
+ *
+ * babeltrace2 error discipline: every failing call's error is taken
+ * (bt_current_thread_take_error) before any other babeltrace2 call, since
+ * calling the API with an error pending is a precondition failure (abort)
+ * in 2.0.4; and a graph run that ends OK with an error pending means a
+ * stream was cut short by a decoding error (2.0.4 drops the error and
+ * ends that stream): that is an error too, not a complete read.
  */
-#include "reader.h"
+#include "reader_impl.h"
 
 #include <babeltrace2/babeltrace.h>
 #include <errno.h>
@@ -64,6 +74,11 @@ const char *hkr_provider_name(enum hkr_provider p)
     }
 }
 
+size_t hkr_field_offset(int f)
+{
+    return field_off[f];
+}
+
 uint64_t hkr_field(const struct hkr_event *ev, enum hkr_field f)
 {
     if ((unsigned)f >= HKR_F_NINT || !((ev->has >> f) & 1u)) return 0;
@@ -88,9 +103,32 @@ static enum hkr_event_id event_by_name(const char *n)
     return HKR_EV_OTHER;
 }
 
-static void seterr(char *errbuf, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void seterr(char *errbuf, const char *fmt, ...)
+void hkr_classify(const char *full, enum hkr_provider *prov, enum hkr_event_id *id,
+                  const char **name)
+{
+    const char *colon = strchr(full, ':');
+    *prov = HKR_PROV_OTHER;
+    *name = colon ? colon + 1 : full;
+    if (colon) {
+        size_t plen = (size_t)(colon - full);
+        if (plen == 6 && !strncmp(full, "hakmem", 6)) *prov = HKR_PROV_HAKMEM;
+        else if (plen == 14 && !strncmp(full, "lttng_ust_libc", 14)) *prov = HKR_PROV_LIBC;
+    }
+    *id = *prov != HKR_PROV_OTHER ? event_by_name(*name) : HKR_EV_OTHER;
+}
+
+void hkr_stats_discard(struct hkr_stats *st, const struct hkr_discard *d)
+{
+    if (d->kind == HKR_DISCARDED_EVENTS) {
+        st->discard_messages++;
+        st->discarded_events += d->has_count ? d->count : 0;
+    } else {
+        /* Unknown count still means loss: count it as one packet. */
+        st->discarded_packets += d->has_count ? d->count : 1;
+    }
+}
+
+void hkr_seterr(char *errbuf, const char *fmt, ...)
 {
     if (!errbuf) return;
     va_list ap;
@@ -140,12 +178,12 @@ int hkr_find_traces(const char *dir, char ***out, char errbuf[HKR_ERRLEN])
     struct stat st;
     *out = NULL;
     if (stat(dir, &st) != 0) {
-        seterr(errbuf, "%s: %s", dir, strerror(errno));
+        hkr_seterr(errbuf, "%s: %s", dir, strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
         errno = ENOTDIR;
-        seterr(errbuf, "%s: not a directory", dir);
+        hkr_seterr(errbuf, "%s: not a directory", dir);
         return -1;
     }
     memset(&walk, 0, sizeof walk);
@@ -157,10 +195,10 @@ int hkr_find_traces(const char *dir, char ***out, char errbuf[HKR_ERRLEN])
         int e = walk.oom ? ENOMEM : errno;
         hkr_free_dirs(walk.v, walk.n);
         errno = e;
-        seterr(errbuf, "%s: cannot search for traces: %s", dir, strerror(e));
+        hkr_seterr(errbuf, "%s: cannot search for traces: %s", dir, strerror(e));
         return -1;
     }
-    qsort(walk.v, (size_t)walk.n, sizeof *walk.v, cmp_str);
+    if (walk.n) qsort(walk.v, (size_t)walk.n, sizeof *walk.v, cmp_str);
     *out = walk.v;
     return walk.n;
 }
@@ -254,15 +292,7 @@ static struct ec_cache *cache_build(const bt_event_class *ec)
         free(c);
         return NULL;
     }
-    char *colon = strchr(c->full_name, ':');
-    c->name = colon ? colon + 1 : c->full_name;
-    if (colon) {
-        size_t plen = (size_t)(colon - c->full_name);
-        if (plen == 6 && !strncmp(c->full_name, "hakmem", 6)) c->provider = HKR_PROV_HAKMEM;
-        else if (plen == 14 && !strncmp(c->full_name, "lttng_ust_libc", 14))
-            c->provider = HKR_PROV_LIBC;
-    }
-    c->id = c->provider != HKR_PROV_OTHER ? event_by_name(c->name) : HKR_EV_OTHER;
+    hkr_classify(c->full_name, &c->provider, &c->id, &c->name);
     c->key = ec;
     c->n_payload = map_struct(bt_event_class_borrow_payload_field_class_const(ec),
                               c->payload, MAX_SLOTS, 0);
@@ -340,7 +370,7 @@ static int decode_event(struct reader *r, const bt_message *msg)
     const bt_event_class *ec = bt_event_borrow_class_const(e);
     struct ec_cache *c = cache_get(r, ec);
     if (!c) {
-        seterr(r->errbuf, "out of memory");
+        hkr_seterr(r->errbuf, "out of memory");
         r->failed = 1;
         return -1;
     }
@@ -398,8 +428,6 @@ static int decode_discard(struct reader *r, const bt_message *msg, enum hkr_disc
             b = bt_message_discarded_events_borrow_beginning_default_clock_snapshot_const(msg);
             e = bt_message_discarded_events_borrow_end_default_clock_snapshot_const(msg);
         }
-        r->st.discard_messages++;
-        r->st.discarded_events += d.has_count ? d.count : 0;
     } else {
         s = bt_message_discarded_packets_borrow_stream_const(msg);
         d.has_count = bt_message_discarded_packets_get_count(msg, &d.count) ==
@@ -409,8 +437,6 @@ static int decode_discard(struct reader *r, const bt_message *msg, enum hkr_disc
             b = bt_message_discarded_packets_borrow_beginning_default_clock_snapshot_const(msg);
             e = bt_message_discarded_packets_borrow_end_default_clock_snapshot_const(msg);
         }
-        /* Unknown count still means loss: count it as one packet. */
-        r->st.discarded_packets += d.has_count ? d.count : 1;
     }
     if (b && e &&
         bt_clock_snapshot_get_ns_from_origin(b, &d.begin_ns) ==
@@ -421,6 +447,7 @@ static int decode_discard(struct reader *r, const bt_message *msg, enum hkr_disc
     d.stream_name = bt_stream_get_name(s);
     d.stream_id = bt_stream_get_id(s);
     d.trace_name = bt_trace_get_name(bt_stream_borrow_trace_const(s));
+    hkr_stats_discard(&r->st, &d);
     return r->cb->discarded ? r->cb->discarded(&d, r->cb->arg) : 0;
 }
 
@@ -467,7 +494,7 @@ sink_consume(bt_message_iterator *it, void *data)
 
 /* Turn babeltrace's current error into "PREFIX: cause".  Cause 0 is the
  * root cause (the most specific, e.g. which stream file failed). */
-static void take_bt_error(char *errbuf, const char *prefix)
+static int take_bt_error(char *errbuf, const char *prefix)
 {
     const bt_error *err = bt_current_thread_take_error();
     const char *msg = NULL;
@@ -482,90 +509,12 @@ static void take_bt_error(char *errbuf, const char *prefix)
         char one[HKR_ERRLEN];
         snprintf(one, sizeof one, "%s", msg);
         for (char *p = one; *p; p++) if (*p == '\n') *p = ' ';
-        seterr(errbuf, "%s: %s", prefix, one);
+        hkr_seterr(errbuf, "%s: %s", prefix, one);
     } else {
-        seterr(errbuf, "%s", prefix);
+        hkr_seterr(errbuf, "%s", prefix);
     }
     if (err) bt_error_release(err);
-}
-
-/* Check the framing of a metadata file before babeltrace sees it:
- * babeltrace 2.0.4 loops forever on some malformed packetized metadata
- * (a truncated packet followed by junk).  Text metadata must start with
- * the CTF signature; packetized metadata must be whole packets
- * (CTF 1.8 section 7.1: magic, uuid, checksum, content and packet sizes
- * in bits, then five one-byte fields: a 37-byte header). */
-static int check_metadata(const char *dir, char *errbuf)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/metadata", dir) >= (int)sizeof path) {
-        seterr(errbuf, "%s: path too long", dir);
-        return -1;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        seterr(errbuf, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    unsigned char h[37];
-    long off = 0;
-    int rc = 0;
-    size_t n = fread(h, 1, sizeof h, f);
-    if (n >= 4 && !memcmp(h, "/* CTF", n < 6 ? n : 6)) goto done;
-    uint32_t magic_le = 0x75D11D57u;
-    int le;
-    if (n >= 4 && !memcmp(h, &magic_le, 4)) le = 1;
-    else if (n >= 4 && h[0] == 0x75 && h[1] == 0xD1 && h[2] == 0x1D && h[3] == 0x57) le = 0;
-    else {
-        seterr(errbuf, "%s: not CTF metadata (no CTF signature or packet magic)", path);
-        rc = -1;
-        goto done;
-    }
-    for (;;) {
-        if (n == 0) break;                          /* clean end of file */
-        if (n < sizeof h) {
-            seterr(errbuf, "%s: corrupt metadata: truncated packet header at offset %ld",
-                   path, off);
-            rc = -1;
-            break;
-        }
-        uint32_t v[2];
-        for (int k = 0; k < 2; k++) {
-            const unsigned char *b = h + 24 + 4 * k;
-            v[k] = le ? (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                            (uint32_t)b[3] << 24
-                      : (uint32_t)b[3] | (uint32_t)b[2] << 8 | (uint32_t)b[1] << 16 |
-                            (uint32_t)b[0] << 24;
-        }
-        uint32_t content = v[0], packet = v[1];
-        int bad_magic = le ? memcmp(h, &magic_le, 4) != 0
-                           : !(h[0] == 0x75 && h[1] == 0xD1 && h[2] == 0x1D && h[3] == 0x57);
-        if (bad_magic || packet % 8 || content > packet || content < 8 * sizeof h) {
-            seterr(errbuf, "%s: corrupt metadata: bad packet header at offset %ld", path, off);
-            rc = -1;
-            break;
-        }
-        off += (long)(packet / 8);
-        if (fseek(f, off, SEEK_SET) != 0) {
-            seterr(errbuf, "%s: %s", path, strerror(errno));
-            rc = -1;
-            break;
-        }
-        n = fread(h, 1, sizeof h, f);
-        if (n == 0) {
-            /* fseek past the end succeeds: make sure the packet was whole. */
-            struct stat st;
-            if (fstat(fileno(f), &st) == 0 && st.st_size < off) {
-                seterr(errbuf, "%s: corrupt metadata: truncated packet ending at offset %ld "
-                       "(file has %lld bytes)", path, off, (long long)st.st_size);
-                rc = -1;
-            }
-            break;
-        }
-    }
-done:
-    fclose(f);
-    return rc;
+    return err != NULL;
 }
 
 static const bt_plugin *find_plugin(const char *name, char *errbuf)
@@ -574,37 +523,19 @@ static const bt_plugin *find_plugin(const char *name, char *errbuf)
     if (bt_plugin_find(name, BT_TRUE, BT_TRUE, BT_TRUE, BT_TRUE, BT_FALSE, &p) !=
             BT_PLUGIN_FIND_STATUS_OK || !p) {
         bt_current_thread_clear_error();
-        seterr(errbuf, "babeltrace2 plugin '%s' not found (is babeltrace2 installed?)", name);
+        hkr_seterr(errbuf, "babeltrace2 plugin '%s' not found (is babeltrace2 installed?)", name);
         return NULL;
     }
     return p;
 }
 
-int hkr_read(const char *dir, const struct hkr_callbacks *cb, struct hkr_stats *stats,
-             char errbuf[HKR_ERRLEN])
+int hkr_read_inproc(const char *dir, char **dirs, int ndirs, const struct hkr_callbacks *cb,
+                    struct hkr_stats *stats, char *errbuf,
+                    void (*on_ready)(void *), void *ready_arg)
 {
-    char localerr[HKR_ERRLEN];
-    if (!errbuf) errbuf = localerr;
-    errbuf[0] = 0;
-    if (!cb || !cb->event) {
-        seterr(errbuf, "hkr_read: no event callback");
-        return -1;
-    }
-    char **dirs;
-    int ndirs = hkr_find_traces(dir, &dirs, errbuf);
-    if (ndirs < 0) return -1;
-    if (ndirs == 0) {
-        hkr_free_dirs(dirs, 0);
-        seterr(errbuf, "%s: no LTTng trace below it (no CTF 'metadata' file)", dir);
-        return -1;
-    }
-
-    for (int i = 0; i < ndirs; i++)
-        if (check_metadata(dirs[i], errbuf) != 0) {
-            hkr_free_dirs(dirs, ndirs);
-            return -1;
-        }
-
+    /* An error left pending by an earlier caller would make the first
+     * call below a precondition failure. */
+    bt_current_thread_clear_error();
     struct reader r;
     memset(&r, 0, sizeof r);
     r.cb = cb;
@@ -623,7 +554,7 @@ int hkr_read(const char *dir, const struct hkr_callbacks *cb, struct hkr_stats *
     char prefix[HKR_ERRLEN / 2];
     snprintf(prefix, sizeof prefix, "%s: cannot read trace", dir);
 
-    if (!r.tab) { seterr(errbuf, "out of memory"); goto out; }
+    if (!r.tab) { hkr_seterr(errbuf, "out of memory"); goto out; }
     if (!(ctf = find_plugin("ctf", errbuf)) || !(utils = find_plugin("utils", errbuf)))
         goto out;
     const bt_component_class_source *fs =
@@ -631,21 +562,21 @@ int hkr_read(const char *dir, const struct hkr_callbacks *cb, struct hkr_stats *
     const bt_component_class_filter *muxer =
         bt_plugin_borrow_filter_component_class_by_name_const(utils, "muxer");
     if (!fs || !muxer) {
-        seterr(errbuf, "babeltrace2 lacks source.ctf.fs or filter.utils.muxer");
+        hkr_seterr(errbuf, "babeltrace2 lacks source.ctf.fs or filter.utils.muxer");
         goto out;
     }
     g = bt_graph_create(0);
     params = bt_value_map_create();
     inputs = bt_value_array_create();
-    if (!g || !params || !inputs) { seterr(errbuf, "out of memory"); goto out; }
+    if (!g || !params || !inputs) { hkr_seterr(errbuf, "out of memory"); goto out; }
     for (int i = 0; i < ndirs; i++)
         if (bt_value_array_append_string_element(inputs, dirs[i]) !=
             BT_VALUE_ARRAY_APPEND_ELEMENT_STATUS_OK) {
-            seterr(errbuf, "out of memory");
+            hkr_seterr(errbuf, "out of memory");
             goto out;
         }
     if (bt_value_map_insert_entry(params, "inputs", inputs) != BT_VALUE_MAP_INSERT_ENTRY_STATUS_OK) {
-        seterr(errbuf, "out of memory");
+        hkr_seterr(errbuf, "out of memory");
         goto out;
     }
     if (bt_graph_add_source_component(g, fs, "source", params, BT_LOGGING_LEVEL_NONE, &src) !=
@@ -662,7 +593,7 @@ int hkr_read(const char *dir, const struct hkr_callbacks *cb, struct hkr_stats *
     }
     uint64_t nout = bt_component_source_get_output_port_count(src);
     if (nout == 0) {
-        seterr(errbuf, "%s: no data streams in the trace", dir);
+        hkr_seterr(errbuf, "%s: no data streams in the trace", dir);
         goto out;
     }
     for (uint64_t i = 0; i < nout; i++) {
@@ -682,15 +613,25 @@ int hkr_read(const char *dir, const struct hkr_callbacks *cb, struct hkr_stats *
         take_bt_error(errbuf, prefix);
         goto out;
     }
+    if (on_ready) on_ready(ready_arg);
     bt_graph_run_status st;
     do {
         st = bt_graph_run(g);
     } while (st == BT_GRAPH_RUN_STATUS_AGAIN);
-    if (r.failed) goto out;
+    if (r.failed) {
+        bt_current_thread_clear_error();
+        goto out;
+    }
     if (st != BT_GRAPH_RUN_STATUS_OK) {
         take_bt_error(errbuf, prefix);
         goto out;
     }
+    if (r.stop == 0) {
+        char early[HKR_ERRLEN / 2];
+        snprintf(early, sizeof early, "%s: cannot read trace: a stream ends early", dir);
+        if (take_bt_error(errbuf, early)) goto out;
+    }
+    bt_current_thread_clear_error();
     ret = r.stop;
 out:
     if (stats) *stats = r.st;
@@ -700,6 +641,5 @@ out:
     bt_plugin_put_ref(ctf);
     bt_plugin_put_ref(utils);
     if (r.tab) cache_free(&r);
-    hkr_free_dirs(dirs, ndirs);
     return ret;
 }

@@ -148,7 +148,11 @@ struct hkr_stats {
 /* Read every trace below `dir`.  Returns 0 when the whole trace was read,
  * the callback's non-zero value when a callback stopped it, or -1 on error
  * with a one-line message in errbuf ("DIR: no LTTng trace below it",
- * "DIR: cannot read trace: <babeltrace's cause>").  stats may be NULL. */
+ * "DIR: cannot read trace: <babeltrace's cause>").  stats may be NULL.
+ * The input is hostile: metadata and index framing is checked first, and
+ * babeltrace2 decodes in a child process (fork; the callbacks run in the
+ * caller's), so its crashes, runaway allocations and start-up hangs on a
+ * damaged trace are errors too ("babeltrace2 crashed (signal N...)"). */
 int hkr_read(const char *dir, const struct hkr_callbacks *cb,
              struct hkr_stats *stats, char errbuf[HKR_ERRLEN]);
 

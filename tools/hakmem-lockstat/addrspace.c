@@ -96,7 +96,13 @@ void procs_seen(ls_procs *p, uint32_t idx, int64_t ts_ns) {
     q->have_ts = 1;
 }
 
+/* Objects per process: real ones load hundreds at most; the cap keeps the
+ * linear de-duplication below cheap on a crafted trace with millions of
+ * load events (later ones are ignored). */
+#define MAX_OBJS 16384
+
 static obj *add_obj(proc *q, int kind, uint64_t lo, uint64_t hi, uint64_t off, const char *path) {
+    if (q->nobjs >= MAX_OBJS) return NULL;
     for (size_t i = 0; i < q->nobjs; i++) {
         obj *o = &q->objs[i];
         if (o->kind == kind && o->lo == lo && o->hi == hi && o->file_off == off &&

@@ -9,6 +9,14 @@
  * `metadata` file -> filter.utils.muxer -> a simple sink.  Fields are
  * looked up by name, but only for these few event classes (the class of
  * every other event is classified once and skipped).
+ *
+ * It runs in this process, only after hkr_read (which runs babeltrace2 in
+ * a child process, so a babeltrace2 crash on a damaged trace is an error)
+ * read the same files to the end without an error: babeltrace2 decodes
+ * the same bytes the same way here.  As in the reader, an error pending
+ * after a run that ended OK means a stream was cut short (2.0.4 drops the
+ * error): it fails the pass, and none is left pending for the next
+ * babeltrace2 call (that is a precondition failure: abort).
  */
 #include "lockstat.h"
 #include "reader.h"
@@ -187,7 +195,7 @@ static bt_graph_simple_sink_component_consume_func_status consume(bt_message_ite
     return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK;
 }
 
-static void bt_err(aux *a, const char *dir) {
+static void bt_err(aux *a, const char *dir, const char *what) {
     const bt_error *err = bt_current_thread_take_error();
     const char *m = NULL;
     if (err) {
@@ -198,7 +206,7 @@ static void bt_err(aux *a, const char *dir) {
     }
     char one[256];
     printable(one, sizeof one, m ? m : "babeltrace2 failed");
-    seterr(a, "%s: cannot read trace: %s", dir, one);
+    seterr(a, "%s: cannot read trace%s: %s", dir, what, one);
     if (err) bt_error_release(err);
 }
 
@@ -222,6 +230,7 @@ int aux_read(const char *dir, ls_procs *procs, aux_stack_fn fn, void *arg, char 
         return -1;
     }
     int ret = -1;
+    bt_current_thread_clear_error();
     const bt_plugin *ctf = NULL, *utils = NULL;
     bt_graph *g = NULL;
     bt_value *params = NULL, *inputs = NULL;
@@ -264,7 +273,7 @@ int aux_read(const char *dir, ls_procs *procs, aux_stack_fn fn, void *arg, char 
             BT_GRAPH_ADD_COMPONENT_STATUS_OK ||
         bt_graph_add_simple_sink_component(g, "sink", NULL, consume, NULL, &a, &sink) !=
             BT_GRAPH_ADD_COMPONENT_STATUS_OK) {
-        bt_err(&a, dir);
+        bt_err(&a, dir, "");
         goto out;
     }
     uint64_t nout = bt_component_source_get_output_port_count(src);
@@ -273,14 +282,14 @@ int aux_read(const char *dir, ls_procs *procs, aux_stack_fn fn, void *arg, char 
         uint64_t nin = bt_component_filter_get_input_port_count(mux);
         const bt_port_input *ip = bt_component_filter_borrow_input_port_by_index_const(mux, nin - 1);
         if (bt_graph_connect_ports(g, op, ip, NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
-            bt_err(&a, dir);
+            bt_err(&a, dir, "");
             goto out;
         }
     }
     if (bt_graph_connect_ports(g, bt_component_filter_borrow_output_port_by_index_const(mux, 0),
                                bt_component_sink_borrow_input_port_by_index_const(sink, 0),
                                NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
-        bt_err(&a, dir);
+        bt_err(&a, dir, "");
         goto out;
     }
     bt_graph_run_status st;
@@ -288,7 +297,13 @@ int aux_read(const char *dir, ls_procs *procs, aux_stack_fn fn, void *arg, char 
         st = bt_graph_run(g);
     } while (st == BT_GRAPH_RUN_STATUS_AGAIN);
     if (st != BT_GRAPH_RUN_STATUS_OK) {
-        bt_err(&a, dir);
+        bt_err(&a, dir, "");
+        goto out;
+    }
+    const bt_error *pending = bt_current_thread_take_error();
+    if (pending) {
+        bt_current_thread_move_error(pending);
+        bt_err(&a, dir, " (second pass): a stream ends early");
         goto out;
     }
     ret = 0;

@@ -56,7 +56,11 @@ static int in_map(const map *m, uint64_t off, uint64_t len) {
 static int map_file(const char *path, map *m) {
     m->p = NULL;
     m->n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* The path comes from the trace: never open a device, and never
+     * block on a FIFO (a regular file ignores O_NONBLOCK). */
+    struct stat pre;
+    if (stat(path, &pre) != 0 || !S_ISREG(pre.st_mode)) return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return -1;
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf64_Ehdr) ||
