@@ -29,7 +29,7 @@ enum { HK_DRAIN_OVERFLOW = 0, HK_DRAIN_PERIODIC = 1, HK_DRAIN_FLUSH = 2 };
 void     sll_thread_init(hk_tls_t *t);
 /* The list of class c is empty: refill it.  Returns blocks added. */
 unsigned sll_refill(hk_tls_t *t, unsigned c);
-/* Free found the list full: give back the newest half. */
+/* Free found the list full: give back the oldest half. */
 void     sll_overflow(hk_tls_t *t, unsigned c);
 /* Every drain interval: give back what sat unused, adapt capacities. */
 void     sll_periodic(hk_tls_t *t);
