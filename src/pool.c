@@ -371,7 +371,7 @@ static pool_page *pool_page_init(pool_kind *k, pool_tstate *t, pool_seg *s, unsi
     plist_push_head(t, pg);
     for (unsigned i = u; i < u + n; i++) {
         pool_geo *g = &s->geo[i];
-        g->lim = 0;
+        __atomic_store_n(&g->lim, 0, __ATOMIC_RELAXED);
         g->bsize = k->bsize[cls];
         g->div = k->div[cls];
         g->cls = (uint8_t)cls;
@@ -540,7 +540,9 @@ static void *pool_alloc_in(pool_kind *k, pool_tstate *t, unsigned cls) {
             /* A block is checked through the geometry of the unit its start
              * lies in, so only that copy's limit must cover it (limits only
              * grow, so earlier units still cover their blocks). */
-            s->geo[pg->unit + (off >> POOL_UNIT_SHIFT)].lim = ++pg->reserved * pg->bsize;
+            /* read by freeing threads without the owner's lock: atomic */
+            __atomic_store_n(&s->geo[pg->unit + (off >> POOL_UNIT_SHIFT)].lim,
+                             ++pg->reserved * pg->bsize, __ATOMIC_RELEASE);
             pg->used++;
             goto done;
         }

@@ -248,7 +248,7 @@ HK_INLINE pool_geo *pool_geo_of(pool_seg *s, const void *p) {
  * computation", 2019) instead of a division. */
 HK_INLINE int pool_block_ok(const pool_geo *g, const void *p) {
     uintptr_t off = (uintptr_t)p - g->start;
-    return off < g->lim && off * g->div < g->div;
+    return off < __atomic_load_n(&g->lim, __ATOMIC_RELAXED) && off * g->div < g->div;
 }
 
 HK_INLINE void *pool_alloc_fast(pool_kind *k, unsigned id, unsigned tier, unsigned cls) {
