@@ -56,8 +56,8 @@ HK_INLINE void *tiny_alloc_fast(unsigned c) {
     return tiny_alloc_uh_miss(c);       /* magazine empty */
 }
 
-/* The tiny slab of p, or NULL if p is not a tiny block start.  Sets
- * *interior when p points inside a tiny block but not at its start. */
+/* The tiny slab of p, or NULL if p is not a tiny block start (an interior
+ * pointer also gets NULL; api.c's classify tells the two apart). */
 HK_INLINE hk_slab *front_tiny_slab(const void *p) {
     if (!arena_owns(p)) return NULL;
     hk_slab *s = arena_slab(p);
