@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -69,11 +70,14 @@ void lt_fini(struct lt *lt)
 
 /* Fork/exec argv with stdout+stderr into `out` (or inherited when out is
  * NULL and verbose, else /dev/null for stdout).  `lttng_env`: use the
- * private home.  Returns the exit status, 127 if it could not run. */
+ * private home.  Returns the exit status, 127 if it could not run.
+ * The output goes to a memfd read after the child exits, not to a pipe
+ * read until EOF: `lttng-sessiond --background` daemonizes without
+ * closing its stdout, so a pipe would never see EOF. */
 static int run(struct lt *lt, char *const argv[], char *out, size_t outlen, int lttng_env)
 {
-    int pfd[2] = { -1, -1 };
-    if (out && pipe2(pfd, O_CLOEXEC) != 0) return -1;
+    int ofd = -1;
+    if (out && (ofd = memfd_create("hakmem-trace-out", MFD_CLOEXEC)) < 0) return -1;
     if (lt->verbose) {
         fprintf(stderr, "hakmem-trace: +");
         for (int i = 0; argv[i]; i++) fprintf(stderr, " %s", argv[i]);
@@ -81,7 +85,7 @@ static int run(struct lt *lt, char *const argv[], char *out, size_t outlen, int 
     }
     pid_t pid = fork();
     if (pid < 0) {
-        if (out) { close(pfd[0]); close(pfd[1]); }
+        if (out) close(ofd);
         return -1;
     }
     if (pid == 0) {
@@ -92,8 +96,8 @@ static int run(struct lt *lt, char *const argv[], char *out, size_t outlen, int 
         signal(SIGQUIT, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
         if (out) {
-            dup2(pfd[1], 1);
-            dup2(pfd[1], 2);
+            dup2(ofd, 1);
+            dup2(ofd, 2);
         } else if (!lt->verbose) {
             int fd = open("/dev/null", O_WRONLY);
             if (fd >= 0) dup2(fd, 1);
@@ -106,25 +110,23 @@ static int run(struct lt *lt, char *const argv[], char *out, size_t outlen, int 
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    size_t n = 0;
-    if (out) {
-        close(pfd[1]);
-        char buf[4096];
-        for (;;) {
-            ssize_t r = read(pfd[0], buf, sizeof buf);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) break;
-            size_t take = (size_t)r;
-            if (n + take >= outlen) take = outlen - 1 - n;
-            memcpy(out + n, buf, take);
-            n += take;
-        }
-        close(pfd[0]);
-        out[n] = 0;
-    }
     int st;
     while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
+        if (errno != EINTR) {
+            if (out) close(ofd);
+            return -1;
+        }
+    if (out) {
+        size_t n = 0;
+        while (n + 1 < outlen) {
+            ssize_t r = pread(ofd, out + n, outlen - 1 - n, (off_t)n);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            n += (size_t)r;
+        }
+        close(ofd);
+        out[n] = 0;
+    }
     if (WIFEXITED(st)) return WEXITSTATUS(st);
     return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
