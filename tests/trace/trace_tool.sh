@@ -44,7 +44,7 @@ has 'killed by signal 15' "killed command"
 echo "ok: exit status of CMD passed through (7, 127, 143)"
 
 # A closed output pipe or a SIGTERM must not leave the session behind.
-"$HT_TRACE" -v -o "$HK_TMP/tp" -- true 2>&1 | head -n 2 >"$HK_TMP/head"
+"$HT_TRACE" -v -o "$HK_TMP/tp" -- true 2>&1 | sed -n "/ create /{p;q}" >"$HK_TMP/head"
 name=$(sed -n 's/.* create \(hakmem-trace-[0-9a-f-]*\) .*/\1/p' "$HK_TMP/head")
 [ -n "$name" ] || { cat "$HK_TMP/head" >&2; hk_fail "-v did not show the session name"; }
 if lttng list 2>/dev/null | grep -q "$name"; then
