@@ -108,9 +108,9 @@ static HK_NOINLINE void mid_free_bad(void *p, const char *call) {
     external_report(call, p, external_why(p));
 }
 
-HK_INLINE void hk_free(void *p, const char *call) {
-    if (HK_LIKELY(tiny_free_fast(p))) return;
-    /* Mid blocks are the next most common: straight to the tier */
+/* Mid blocks are the next most common: straight to the tier.  Out of
+ * line, so that free's tiny fast path needs no stack frame. */
+static HK_NOINLINE void free_not_tiny(void *p, const char *call) {
     if (arena_owns(p) && !arena_slab(p)->block_size &&
         atomic_load_explicit(&arena_segmeta(p)->kind, memory_order_relaxed) == HK_SEG_MID) {
         if (HK_LIKELY(mid_free(p) == 0)) return;
@@ -118,6 +118,11 @@ HK_INLINE void hk_free(void *p, const char *call) {
         return;
     }
     free_slow(p, call);
+}
+
+HK_INLINE void hk_free(void *p, const char *call) {
+    if (HK_LIKELY(tiny_free_fast(p))) return;
+    free_not_tiny(p, call);
 }
 
 void front_double_free(void *p, unsigned c) {

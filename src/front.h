@@ -1,10 +1,13 @@
 /* front.h - FrontGate: size -> tier/class, pointer -> owner, and the
  * inline tiny fast paths that every malloc/free of <= 1 KiB takes.
  *
- * malloc fast path: class from a table, UltraHot magazine pop or SLL pop,
- * one counter increment.  free fast path: one range compare (arena), one
- * slab-table load (block size, class), magazine or SLL push, one counter
- * increment.  No lock, no atomic RMW, no syscall, no read of memory that
+ * malloc fast path: class from a table, SLL pop (or UltraHot magazine pop
+ * for the classes that have one), one counter increment.  free fast path:
+ * one range compare (arena), one slab-table load (block size, class), SLL
+ * (or magazine) push, one counter increment that is also the drain tick.
+ * The SLL's fill is kept as `sll_room` (capacity - length): free tests one
+ * word.  Counters are reached through `ctr[c]` (one TLS load, no index
+ * arithmetic).  No lock, no atomic RMW, no syscall, no read of memory that
  * hakmem does not own.  Anything else goes to the slow paths (tiny.c,
  * api.c).
  */
@@ -29,31 +32,30 @@ void *tiny_tp_ultrahot_hit(unsigned c, void *p);
 
 void *tiny_alloc_uh_miss(unsigned c);
 
-HK_INLINE void *sll_pop_fast(hk_tls_t *t, unsigned c, void *p) {
-    t->sll_head[c] = *(void **)p;
-    t->sll_count[c]--;
-    HK_CTR(t->st->cls[c].sll_hits++);
-    return p;
-}
-
-HK_INLINE void *tiny_alloc_fast(unsigned c) {
-    hk_tls_t *t = &hk_tls;
-    unsigned u = t->uh[c];
-    if (HK_LIKELY(u == 0)) {            /* no magazine: the SLL */
-        void *p = t->sll_head[c];
-        if (HK_LIKELY(p != NULL)) return sll_pop_fast(t, c, p);
-        return tiny_alloc_slow(c);
-    }
+/* UltraHot classes (opt-in, HAKMEM_ULTRAHOT_MASK): u = t->uh[c] != 0. */
+HK_INLINE void *ultrahot_alloc(hk_tls_t *t, unsigned c, unsigned u) {
     if (u > 1) {                        /* magazine hit */
         void *p = t->uh_slot[c][u - 2];
         t->uh[c] = (uint8_t)(u - 1);
-        HK_CTR(t->st->cls[c].uh_hits++);
+        HK_CTR(t->ctr[c]->uh_hits++);
 #ifdef HAKMEM_TRACE
         if (HK_UNLIKELY(HK_TP_ENABLED(ultrahot_hit))) return tiny_tp_ultrahot_hit(c, p);
 #endif
         return p;
     }
     return tiny_alloc_uh_miss(c);       /* magazine empty */
+}
+
+HK_INLINE void *tiny_alloc_fast(unsigned c) {
+    hk_tls_t *t = &hk_tls;
+    unsigned u = t->uh[c];
+    if (HK_UNLIKELY(u != 0)) return ultrahot_alloc(t, c, u);
+    void *p = t->sll_head[c];
+    if (HK_UNLIKELY(p == NULL)) return tiny_alloc_slow(c);
+    t->sll_head[c] = *(void **)p;
+    t->sll_room[c]++;
+    HK_CTR(t->ctr[c]->sll_hits++);
+    return p;
 }
 
 /* The tiny slab of p, or NULL if p is not a tiny block start (an interior
@@ -75,24 +77,24 @@ HK_INLINE int tiny_free_fast(void *p) {
     unsigned c = s->cls;
     hk_tls_t *t = &hk_tls;
     unsigned u = t->uh[c];
-    if (u - 1 < HK_UH_SLOTS) {          /* a magazine with room */
+    if (HK_UNLIKELY(u != 0) && u <= HK_UH_SLOTS) {  /* a magazine with room */
         if (HK_UNLIKELY(u > 1 && t->uh_slot[c][u - 2] == p)) { front_double_free(p, c); return 1; }
         t->uh_slot[c][u - 1] = p;
         t->uh[c] = (uint8_t)(u + 1);
-        HK_CTR(t->st->cls[c].frees++);
+        HK_CTR(t->ctr[c]->frees++);
         return 1;
     }
     void *head = t->sll_head[c];
     if (HK_UNLIKELY(p == head)) { front_double_free(p, c); return 1; }
-    uint32_t cnt = t->sll_count[c];
-    if (HK_LIKELY(cnt < t->sll_cap[c])) {
+    int32_t room = t->sll_room[c];
+    if (HK_LIKELY(room > 0)) {
         *(void **)p = head;
         t->sll_head[c] = p;
-        t->sll_count[c] = cnt + 1;
+        t->sll_room[c] = room - 1;
 #ifdef HAKMEM_NO_COUNTERS
         if (HK_UNLIKELY((++t->free_tick & t->drain_mask) == 0)) tiny_free_periodic();
 #else
-        if (HK_UNLIKELY((++t->st->cls[c].frees & t->drain_mask) == 0)) tiny_free_periodic();
+        if (HK_UNLIKELY((++t->ctr[c]->frees & t->drain_mask) == 0)) tiny_free_periodic();
 #endif
         return 1;
     }

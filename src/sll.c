@@ -21,8 +21,8 @@ static uint32_t clamp_cap(uint32_t v) {
 void sll_thread_init(hk_tls_t *t) {
     for (unsigned c = 0; c < HK_TINY_CLASSES; c++) {
         t->sll_head[c] = NULL;
-        t->sll_count[c] = 0;
-        t->sll_cap[c] = clamp_cap(SLL_CAP_START);
+        sll_set_count(t, c, 0);
+        sll_set_cap(t, c, clamp_cap(SLL_CAP_START));
         t->sll_misses[c] = 0;
         if (t->st) t->st->cls[c].sll_cap = t->sll_cap[c];
     }
@@ -32,7 +32,7 @@ unsigned sll_refill(hk_tls_t *t, unsigned c) {
     hk_heap *h = t->heap;
     t->sll_busy[c] = 1;
     if (++t->sll_misses[c] >= 2 && t->sll_cap[c] < hk_cfg.sll_cap_max) {
-        t->sll_cap[c] = clamp_cap(t->sll_cap[c] * 2);
+        sll_set_cap(t, c, clamp_cap(t->sll_cap[c] * 2));
         t->sll_misses[c] = 0;
         t->st->cls[c].sll_cap = t->sll_cap[c];
     }
@@ -61,7 +61,7 @@ unsigned sll_refill(hk_tls_t *t, unsigned c) {
     }
     slab_after_take(h, s);
     t->sll_head[c] = chain;
-    t->sll_count[c] = n;
+    sll_set_count(t, c, n);
     hks_class *k = &t->st->cls[c];
     k->refills++;
     k->refill_blocks += n;
@@ -153,14 +153,14 @@ void sll_overflow(hk_tls_t *t, unsigned c) {
      * are hot in cache.  Draining the newest instead left the deep blocks
      * parked forever in a thread that frees more than it allocates, each
      * pinning its slab: slabs of exited threads piled up (soak). */
-    unsigned n = t->sll_count[c] / 2;
+    unsigned n = sll_count_of(t, c) / 2;
     if (n == 0) return;
-    unsigned keep = t->sll_count[c] - n;
+    unsigned keep = sll_count_of(t, c) - n;
     void *q = t->sll_head[c];
     for (unsigned i = 1; i < keep; i++) q = *(void **)q;
     void *old = *(void **)q;
     *(void **)q = NULL;
-    t->sll_count[c] = keep;
+    sll_set_count(t, c, keep);
     give_back(t, old, n, 1);
     count_drain(t, c, n, HK_DRAIN_OVERFLOW);
 }
@@ -181,10 +181,10 @@ void sll_periodic(hk_tls_t *t) {
         int idle = hits == t->heap->period_hits[c];
 #endif
         t->heap->period_hits[c] = hits;
-        unsigned cold = t->sll_busy[c] ? 0 : idle ? t->sll_count[c] : (t->sll_count[c] + 1) / 2;
+        unsigned cold = t->sll_busy[c] ? 0 : idle ? sll_count_of(t, c) : (sll_count_of(t, c) + 1) / 2;
         if (cold) {
             /* the coldest blocks are the deepest: keep the top count-cold */
-            unsigned keep = t->sll_count[c] - cold;
+            unsigned keep = sll_count_of(t, c) - cold;
             void *rest;
             if (keep == 0) {
                 rest = t->sll_head[c];
@@ -195,11 +195,11 @@ void sll_periodic(hk_tls_t *t) {
                 rest = *(void **)q;
                 *(void **)q = NULL;
             }
-            t->sll_count[c] = keep;
+            sll_set_count(t, c, keep);
             give_back(t, rest, cold, 1);
             count_drain(t, c, cold, HK_DRAIN_PERIODIC);
             if (cold * 2 >= t->sll_cap[c] && !t->sll_busy[c]) {
-                t->sll_cap[c] = clamp_cap(t->sll_cap[c] / 2);
+                sll_set_cap(t, c, clamp_cap(t->sll_cap[c] / 2));
                 t->st->cls[c].sll_cap = t->sll_cap[c];
             }
         }
@@ -212,11 +212,11 @@ void sll_periodic(hk_tls_t *t) {
 
 void sll_flush(hk_tls_t *t, int keep_one) {
     for (unsigned c = 0; c < HK_TINY_CLASSES; c++) {
-        unsigned n = t->sll_count[c];
+        unsigned n = sll_count_of(t, c);
         if (!n) continue;
         void *p = t->sll_head[c];
         t->sll_head[c] = NULL;
-        t->sll_count[c] = 0;
+        sll_set_count(t, c, 0);
         give_back(t, p, n, keep_one);
         count_drain(t, c, n, HK_DRAIN_FLUSH);
     }

@@ -1,8 +1,9 @@
 /* sll.h - the TLS SLL box: per-thread, per-class singly linked free lists
  * with adaptive capacity.
  *
- * Owns: hk_tls.sll_head/count/cap/low.  malloc pops, free pushes (inline,
- * in front.h).  Refill (on a miss) takes a batch from the thread's slabs
+ * Owns: hk_tls.sll_head/sll_room/sll_cap.  malloc pops, free pushes (inline,
+ * in front.h).  The list's length is kept as room = cap - length, so that
+ * free's capacity test reads one word; the helpers below convert.  Refill (on a miss) takes a batch from the thread's slabs
  * (slab.h), asking the SharedPool for a slab when it has none.  Drains:
  *   overflow  - a free finds the list at capacity: the oldest half goes
  *   periodic  - every HAKMEM_DRAIN_INTERVAL frees of a class: a class that
@@ -25,6 +26,17 @@
 #include "thread.h"
 
 enum { HK_DRAIN_OVERFLOW = 0, HK_DRAIN_PERIODIC = 1, HK_DRAIN_FLUSH = 2 };
+
+HK_INLINE uint32_t sll_count_of(const hk_tls_t *t, unsigned c) {
+    return (uint32_t)((int32_t)t->sll_cap[c] - t->sll_room[c]);
+}
+HK_INLINE void sll_set_count(hk_tls_t *t, unsigned c, uint32_t n) {
+    t->sll_room[c] = (int32_t)t->sll_cap[c] - (int32_t)n;
+}
+HK_INLINE void sll_set_cap(hk_tls_t *t, unsigned c, uint32_t cap) {
+    t->sll_room[c] += (int32_t)cap - (int32_t)t->sll_cap[c];
+    t->sll_cap[c] = cap;
+}
 
 void     sll_thread_init(hk_tls_t *t);
 /* The list of class c is empty: refill it.  Returns blocks added. */

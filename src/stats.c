@@ -341,7 +341,7 @@ static void fold_words(hks_thread *dst, hks_thread *src, int atomic, int clear) 
 void stats_thread_retire(hks_thread *b) {
     ensure();
     hks_thread *shared = &seg_blocks[HKS_SHARED_BLOCK];
-    if (hk_tls.st == b) hk_tls.st = shared;
+    if (hk_tls.st == b) thread_set_stats(&hk_tls, shared);
     if (!b || b == shared || b == &seg_blocks[HKS_RETIRED_BLOCK]) return;
     if (__atomic_load_n(&b->state, __ATOMIC_RELAXED) != HKS_BLOCK_LIVE) return;
     hks_header *h = seg_hdr;

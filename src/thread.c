@@ -131,7 +131,7 @@ void thread_ensure(void) {
     hk_heap *h = heap_claim();
     t->heap = h;
     t->id = h->id;
-    t->st = stats_thread_claim(h->id, h->os_tid);
+    thread_set_stats(t, stats_thread_claim(h->id, h->os_tid));
     t->drain_mask = hk_cfg.drain_interval ? hk_cfg.drain_interval - 1 : ~0ull;
     tiny_thread_init(t);
     t->state = HK_T_LIVE;
@@ -155,7 +155,7 @@ static void thread_exit_cb(void *arg) {
     stats_thread_retire(t->st);
     /* counts made after this (other TSD destructors) land in the shared
      * block, which readers sum */
-    t->st = stats_shared_block();
+    thread_set_stats(t, stats_shared_block());
     heap_release(h);
     t->heap = NULL;
     t->id = 0;
@@ -189,7 +189,7 @@ static void fork_child(void) {
     }
     if (t->state == HK_T_LIVE) {
         t->heap->os_tid = (uint32_t)syscall(SYS_gettid);
-        t->st = stats_thread_claim(t->id, t->heap->os_tid);
+        thread_set_stats(t, stats_thread_claim(t->id, t->heap->os_tid));
     }
     __atomic_store_n(&stats_global()->threads_live, t->state == HK_T_LIVE ? 1 : 0, __ATOMIC_RELAXED);
 }

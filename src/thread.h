@@ -26,7 +26,7 @@ enum { HK_T_NEW = 0, HK_T_LIVE = 1, HK_T_EXITING = 2, HK_T_DEAD = 3 };
 
 typedef struct hk_tls {
     void       *sll_head[HK_TINY_CLASSES];
-    uint32_t    sll_count[HK_TINY_CLASSES];
+    int32_t     sll_room[HK_TINY_CLASSES];  /* sll_cap - blocks on the list */
     uint32_t    sll_cap[HK_TINY_CLASSES];
     uint8_t     sll_misses[HK_TINY_CLASSES]; /* refills since the last drain */
     /* UltraHot state: 0 = no magazine (or thread not started), else
@@ -35,6 +35,7 @@ typedef struct hk_tls {
     uint8_t     uh[HK_TINY_CLASSES];
     uint8_t     sll_busy[HK_TINY_CLASSES]; /* refill/overflow since drain */
     void       *uh_slot[HK_TINY_CLASSES][HK_UH_SLOTS];
+    hks_class  *ctr[HK_TINY_CLASSES]; /* &st->cls[c]: one load to a counter */
     hks_thread *st;          /* this thread's counter block               */
     struct hk_heap *heap;
     uint32_t    id;          /* hakmem thread id (0 until started)        */
@@ -80,6 +81,12 @@ extern _Atomic int hk_init_state;
 HK_INLINE void thread_ready(void) {
     if (HK_UNLIKELY(atomic_load_explicit(&hk_init_state, memory_order_acquire) < 2))
         thread_global_init();
+}
+
+/* Point the thread at counter block b (st and the per-class shortcuts). */
+HK_INLINE void thread_set_stats(hk_tls_t *t, hks_thread *b) {
+    t->st = b;
+    for (unsigned c = 0; c < HK_TINY_CLASSES; c++) t->ctr[c] = &b->cls[c];
 }
 
 HK_INLINE hk_tls_t *hk_self(void) {

@@ -26,7 +26,7 @@ void tiny_thread_init(hk_tls_t *t) {
 HK_INLINE void *sll_pop(hk_tls_t *t, unsigned c) {
     void *p = t->sll_head[c];
     t->sll_head[c] = *(void **)p;
-    t->sll_count[c]--;
+    t->sll_room[c]++;
     return p;
 }
 
@@ -75,7 +75,7 @@ void tiny_free_slow(void *p, unsigned c) {
     uint64_t f = ++t->st->cls[c].frees;
     *(void **)p = t->sll_head[c];
     t->sll_head[c] = p;
-    if (++t->sll_count[c] > t->sll_cap[c]) sll_overflow(t, c);
+    if (--t->sll_room[c] < 0) sll_overflow(t, c);
     if ((f & t->drain_mask) == 0) sll_periodic(t);
 }
 
@@ -103,7 +103,7 @@ void tiny_thread_exit(hk_tls_t *t, hk_heap *h) {
     remote_inbox_drain(h);
     slab_orphan_all(h);
     for (unsigned c = 0; c < HK_TINY_CLASSES; c++) {
-        t->sll_cap[c] = 0;
+        sll_set_cap(t, c, 0);
         t->uh[c] = 0;
     }
 }

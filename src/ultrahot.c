@@ -14,7 +14,7 @@ void ultrahot_flush(hk_tls_t *t) {
             void *p = t->uh_slot[c][--t->uh[c] - 1];
             *(void **)p = t->sll_head[c];
             t->sll_head[c] = p;
-            t->sll_count[c]++;
+            t->sll_room[c]--;
         }
     }
 }
