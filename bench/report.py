@@ -6,7 +6,7 @@ skipped) and the RESULT line (or the reason).  For every benchmark and
 allocator this takes the median over the runs of ops/s, peak RSS (VmHWM) and
 the benchmark's extra figures (retention's kept_kb), then compares hakmem
 with the best peer (glibc, mimalloc, jemalloc, tcmalloc) and the default
-build with the TRACE=0 build.  Prints text tables, writes results.json and a
+build with the TRACE=0 and COUNTERS=0 builds.  Prints text tables, writes results.json and a
 Markdown version of the tables (for docs/performance.md).
 """
 import argparse
@@ -19,7 +19,12 @@ import sys
 PEERS = ["glibc", "mimalloc", "jemalloc", "tcmalloc"]
 RSS_FACTOR = 1.25        # target: peak RSS <= 1.25 x the lowest peer's ...
 RSS_SLACK_KB = 4096      # ... or lowest + 4 MiB where footprints are small
-TRACE_TARGET = 0.98      # default build within 2% of TRACE=0
+TRACE_TARGET = 0.98      # default build within 2% of TRACE=0 ...
+COUNTERS_TARGET = 0.98   # ... and of COUNTERS=0
+# Builds of hakmem compared with the default one: allocator name, key in
+# results.json, what they leave out, target.
+VARIANTS = [("hakmem_trace0", "trace0", "TRACE=0", TRACE_TARGET),
+            ("hakmem_counters0", "counters0", "COUNTERS=0", COUNTERS_TARGET)]
 
 
 def parse_args():
@@ -189,33 +194,37 @@ def build(args):
                 entry["rss_within_target"] = hk["peak_rss_kb"] <= lim
                 entry["behind"] = {p: hk["ops_per_sec"] / res[p]["ops_per_sec"]
                                    for p in ok_peers if res[p]["ops_per_sec"] > hk["ops_per_sec"]}
-        t0 = res.get("hakmem_trace0")
-        if hk and t0 and hk["status"] == "ok" and t0["status"] == "ok":
-            # Median of the per-repetition ratios: the two builds run back to
-            # back in each repetition, so a slow drift of the machine cancels
-            # out of each pair (a ratio of medians would not pair them).
-            by_rep = {r["rep"]: r["ops_per_sec"] for r in t0["runs"]}
-            pairs = [r["ops_per_sec"] / by_rep[r["rep"]] for r in hk["runs"]
-                     if by_rep.get(r["rep"], 0) > 0]
-            entry["default_over_trace0"] = statistics.median(pairs)
-            entry["default_over_trace0_runs"] = pairs
+        for alloc, key, _, _ in VARIANTS:
+            v = res.get(alloc)
+            if hk and v and hk["status"] == "ok" and v["status"] == "ok":
+                # Median of the per-repetition ratios: the two builds run back to
+                # back in each repetition, so a slow drift of the machine cancels
+                # out of each pair (a ratio of medians would not pair them).
+                by_rep = {r["rep"]: r["ops_per_sec"] for r in v["runs"]}
+                pairs = [r["ops_per_sec"] / by_rep[r["rep"]] for r in hk["runs"]
+                         if by_rep.get(r["rep"], 0) > 0]
+                if pairs:
+                    entry["default_over_" + key] = statistics.median(pairs)
+                    entry["default_over_%s_runs" % key] = pairs
         fl = res.get("floor")
         if fl and fl["status"] == "ok" and hk and hk["status"] == "ok" and fl["ops_per_sec"] > 0:
             # Share of hakmem's time per op that the harness alone needs.
             entry["floor_share_of_hakmem_time"] = hk["ops_per_sec"] / fl["ops_per_sec"]
         out["benchmarks"][b] = entry
     ratios = [e["ratio_to_best_peer"] for e in out["benchmarks"].values() if "ratio_to_best_peer" in e]
-    tr = [e["default_over_trace0"] for e in out["benchmarks"].values() if "default_over_trace0" in e]
     out["summary"] = {
         "ratio_to_best_peer_geomean": geomean(ratios),
         "benchmarks_at_or_above_best_peer": sum(1 for r in ratios if r >= 1.0),
         "benchmarks_compared": len(ratios),
         "rss_within_target": sum(1 for e in out["benchmarks"].values() if e.get("rss_within_target")),
-        "default_over_trace0_geomean": geomean(tr),
         "trace_target": TRACE_TARGET,
+        "counters_target": COUNTERS_TARGET,
         "failed_runs": sum(len(s.get("failures", [])) for e in out["benchmarks"].values()
                            for s in e["results"].values()),
     }
+    for _, key, _, _ in VARIANTS:
+        k = "default_over_" + key
+        out["summary"][k + "_geomean"] = geomean([e[k] for e in out["benchmarks"].values() if k in e])
     return out
 
 
@@ -270,21 +279,21 @@ def tables(out):
                 ["live blocks (MiB)"] + [cell(r.get(a), "live_kb", mib2) for a in allocs]]
         ts.append(("Retention: VmRSS after every short-lived thread exited, minus before (median)",
                    ["retention"] + allocs, rows, None))
-    rows = []
-    for b, e in B.items():
-        if "default_over_trace0" in e:
-            rows.append([b, fmt_ops(e["results"]["hakmem"]["ops_per_sec"]),
-                         fmt_ops(e["results"]["hakmem_trace0"]["ops_per_sec"]),
-                         "%.3f" % e["default_over_trace0"]])
-    if rows:
-        g = out["summary"]["default_over_trace0_geomean"]
-        rows.append(["geometric mean", "", "", "%.3f" % g])
-        ts.append(("Tracepoint cost: default build (no session) vs TRACE=0 build",
-                   ["benchmark", "default", "TRACE=0", "default/TRACE=0"], rows,
-                   "default/TRACE=0: median over the repetitions of the ratio of the two builds' "
+    titles = {"trace0": "Tracepoint cost: default build (no session) vs TRACE=0 build",
+              "counters0": "Counter cost: default build vs COUNTERS=0 build (fast-path counters compiled out)"}
+    for alloc, key, what, target in VARIANTS:
+        k = "default_over_" + key
+        rows = [[b, fmt_ops(e["results"]["hakmem"]["ops_per_sec"]),
+                 fmt_ops(e["results"][alloc]["ops_per_sec"]), "%.3f" % e[k]]
+                for b, e in B.items() if k in e]
+        if not rows:
+            continue
+        rows.append(["geometric mean", "", "", "%.3f" % out["summary"][k + "_geomean"]])
+        ts.append((titles[key], ["benchmark", "default", what, "default/" + what], rows,
+                   "default/%s: median over the repetitions of the ratio of the two builds' "
                    "back-to-back runs.  target: >= %.2f (within 2%%); single runs on a noisy "
                    "2-core machine vary by more than that per benchmark, the geometric mean "
-                   "is the figure." % TRACE_TARGET))
+                   "is the figure." % (what, target)))
     return ts
 
 
@@ -332,9 +341,10 @@ def summary_lines(out):
             if e.get("behind"):
                 L.append("  behind on %-15s %s" % (b, ", ".join(
                     "%s %.2f" % (p, r) for p, r in sorted(e["behind"].items(), key=lambda x: x[1]))))
-    if s["default_over_trace0_geomean"]:
-        L.append("default build / TRACE=0 build: %.3f (geometric mean; target >= %.2f)"
-                 % (s["default_over_trace0_geomean"], TRACE_TARGET))
+    for _, key, what, target in VARIANTS:
+        g = s.get("default_over_%s_geomean" % key)
+        if g:
+            L.append("default build / %s build: %.3f (geometric mean; target >= %.2f)" % (what, g, target))
     if s["failed_runs"]:
         L.append("FAILED RUNS: %d" % s["failed_runs"])
         for b, e in out["benchmarks"].items():

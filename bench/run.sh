@@ -8,6 +8,8 @@
 # always runs first (or right after the noisiest one).  Allocators:
 #   hakmem         $BUILD/libhakmem.so (default build, no tracing session)
 #   hakmem_trace0  $BUILD/trace0/libhakmem.so (make BUILD=$BUILD/trace0 TRACE=0 lib)
+#   hakmem_counters0 $BUILD/counters0/libhakmem.so (make ... COUNTERS=0 lib: the
+#                  fast-path counters compiled out, to measure what they cost)
 #   glibc          no preload
 #   mimalloc       libmimalloc.so.2     (Debian libmimalloc2.0)
 #   jemalloc       libjemalloc.so.2     (Debian libjemalloc2)
@@ -15,7 +17,8 @@
 #   floor          $BUILD/bench/libfloor.so: bump pointer, free does nothing;
 #                  the harness's own cost (not run on `large`)
 # Each run prints one RESULT line; bench/report.py takes the medians, prints
-# the tables (ops/s, hakmem / best peer, peak RSS, TRACE=0 / default) and
+# the tables (ops/s, hakmem / best peer, peak RSS, default / TRACE=0,
+# default / COUNTERS=0) and
 # writes results.json.
 #
 # Environment:
@@ -39,7 +42,7 @@ RUNS=${BENCH_RUNS:-5}
 [ "$QUICK" = 1 ] && RUNS=1
 OUT=${BENCH_OUT:-$BUILD/bench}
 ONLY=${BENCH_ONLY:-}
-ALLOCS=${BENCH_ALLOCATORS:-hakmem hakmem_trace0 glibc mimalloc jemalloc tcmalloc floor}
+ALLOCS=${BENCH_ALLOCATORS:-hakmem hakmem_trace0 hakmem_counters0 glibc mimalloc jemalloc tcmalloc floor}
 if [ "$QUICK" = 1 ]; then TIMEOUT=${BENCH_TIMEOUT:-30}; else TIMEOUT=${BENCH_TIMEOUT:-300}; fi
 LIBDIR=/usr/lib/x86_64-linux-gnu
 
@@ -82,6 +85,7 @@ alloc_lib() {
     case "$1" in
         hakmem) echo "$BUILD/libhakmem.so" ;;
         hakmem_trace0) echo "$BUILD/trace0/libhakmem.so" ;;
+        hakmem_counters0) echo "$BUILD/counters0/libhakmem.so" ;;
         glibc) echo "" ;;
         mimalloc) echo "$LIBDIR/libmimalloc.so.2" ;;
         jemalloc) echo "$LIBDIR/libjemalloc.so.2" ;;
@@ -112,6 +116,10 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     case " $ALLOCS " in *" hakmem_trace0 "*)
         make --no-print-directory -j"$(nproc)" BUILD="$BUILD/trace0" TRACE=0 lib >"$LOGS/build-trace0.log" 2>&1 ||
             { tail -n 20 "$LOGS/build-trace0.log" >&2; die "TRACE=0 build failed (log: $LOGS/build-trace0.log)"; }
+    esac
+    case " $ALLOCS " in *" hakmem_counters0 "*)
+        make --no-print-directory -j"$(nproc)" BUILD="$BUILD/counters0" COUNTERS=0 lib >"$LOGS/build-counters0.log" 2>&1 ||
+            { tail -n 20 "$LOGS/build-counters0.log" >&2; die "COUNTERS=0 build failed (log: $LOGS/build-counters0.log)"; }
     esac
 fi
 for a in $ALLOCS; do

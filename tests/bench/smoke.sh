@@ -3,7 +3,7 @@
 # assertions).
 #
 # Runs bench/run.sh in BENCH_QUICK mode (1 run, tiny iteration counts) for
-# every allocator (hakmem, hakmem_trace0, glibc, mimalloc, jemalloc,
+# every allocator (hakmem, hakmem_trace0, hakmem_counters0, glibc, mimalloc, jemalloc,
 # tcmalloc, floor) into $BUILD/test-logs/bench-smoke, and checks that it
 # takes less than 60 s, that results.json parses and has every benchmark
 # (bench/run.sh --list) for every allocator with a successful run (the
@@ -25,6 +25,8 @@ done
 make --no-print-directory BUILD="$BUILD" lib benches >/dev/null || fail "make lib benches failed"
 make --no-print-directory -j"$(nproc)" BUILD="$BUILD/trace0" TRACE=0 lib >/dev/null ||
     fail "make BUILD=$BUILD/trace0 TRACE=0 lib failed"
+make --no-print-directory -j"$(nproc)" BUILD="$BUILD/counters0" COUNTERS=0 lib >/dev/null ||
+    fail "make BUILD=$BUILD/counters0 COUNTERS=0 lib failed"
 
 # The programs' command lines.
 for p in $(sed -n 's/^[a-z0-9_]*|\([a-z_]*\) .*/\1/p' bench/run.sh | sort -u); do
@@ -51,7 +53,7 @@ echo "ok: bench/run.sh BENCH_QUICK=1 finished in ${elapsed}s"
 sh bench/run.sh --list >"$OUT/expected" || fail "bench/run.sh --list failed"
 python3 - "$OUT/results.json" "$OUT/expected" <<'EOF' || exit 1
 import json, sys
-allocs = ["hakmem", "hakmem_trace0", "glibc", "mimalloc", "jemalloc", "tcmalloc", "floor"]
+allocs = ["hakmem", "hakmem_trace0", "hakmem_counters0", "glibc", "mimalloc", "jemalloc", "tcmalloc", "floor"]
 try:
     with open(sys.argv[1]) as f:
         res = json.load(f)
@@ -79,14 +81,15 @@ for b in expected:
         elif not (r.get("ops_per_sec", 0) > 0 and r.get("peak_rss_kb", 0) > 0 and r.get("runs")):
             errors.append("%s/%s: no ops_per_sec/peak_rss_kb" % (b, a))
     e = B.get(b, {})
-    for k in ("best_peer", "ratio_to_best_peer", "rss_ratio_to_lowest_peer", "default_over_trace0"):
+    for k in ("best_peer", "ratio_to_best_peer", "rss_ratio_to_lowest_peer", "default_over_trace0",
+              "default_over_counters0"):
         if k not in e:
             errors.append("%s: no %s" % (b, k))
 ret = B.get("retention", {}).get("results", {}).get("hakmem", {})
 if "kept_kb" not in ret:
     errors.append("retention/hakmem: no kept_kb")
 s = res.get("summary", {})
-for k in ("ratio_to_best_peer_geomean", "default_over_trace0_geomean"):
+for k in ("ratio_to_best_peer_geomean", "default_over_trace0_geomean", "default_over_counters0_geomean"):
     if not isinstance(s.get(k), float):
         errors.append("summary: no %s" % k)
 if res.get("quick") is not True or res.get("runs") != 1:
