@@ -441,7 +441,11 @@ HK_API const char *hakmem_version(void) { return HAKMEM_VERSION; }
 HK_API int hakmem_stats_read(struct hks_thread *sum, struct hks_global *global) {
     thread_global_init();
     if (sum) stats_sum(sum);
-    if (global) *global = *stats_global();
+    if (global) {   /* word by word: other threads update these atomically */
+        const uint64_t *src = (const uint64_t *)stats_global();
+        uint64_t *dst = (uint64_t *)global;
+        for (size_t w = 0; w < sizeof *global / 8; w++) dst[w] = __atomic_load_n(&src[w], __ATOMIC_RELAXED);
+    }
     return 0;
 }
 

@@ -75,7 +75,7 @@ void slab_activate(hk_slab *s, unsigned cls, uint32_t owner) {
     if (s->block_size != bs) {
         s->free = NULL;
         s->carved = 0;
-        s->used = 0;
+        slab_set_used(s, 0);
         s->capacity = (uint32_t)(HK_SLAB_SIZE / bs);
         s->block_size = bs;
         s->cls = (uint8_t)cls;
@@ -98,14 +98,14 @@ unsigned slab_take(hk_slab *s, unsigned want, void **chain) {
         if (avail <= want) {          /* the whole list, O(1) */
             *chain = p;
             s->free = NULL;
-            s->used += avail;
+            slab_set_used(s, s->used + avail);
             return avail;
         }
         void *head = p, *last = p;
         for (n = 1; n < want; n++) last = *(void **)last;
         s->free = *(void **)last;
         *(void **)last = NULL;
-        s->used += n;
+        slab_set_used(s, s->used + n);
         *chain = head;
         return n;
     }
@@ -117,7 +117,7 @@ unsigned slab_take(hk_slab *s, unsigned want, void **chain) {
         for (unsigned i = 0; i + 1 < k; i++) *(void **)(b + i * bs) = b + (i + 1) * bs;
         *(void **)(b + (size_t)(k - 1) * bs) = NULL;
         s->carved += k;
-        s->used += k;
+        slab_set_used(s, s->used + k);
         *chain = b;
         return k;
     }
@@ -185,7 +185,7 @@ unsigned slab_merge_remote(hk_heap *h, hk_slab *s) {
     while (*(void **)last) { last = *(void **)last; n++; }
     *(void **)last = s->free;
     s->free = chain;
-    s->used -= n;
+    slab_set_used(s, s->used - n);
     hks_thread *st = hk_tls.st;
     if (st) st->cls[s->cls].remote_recv += n;
     HK_TP(remote_drain, slab_base(s), s->cls, n);
@@ -199,7 +199,8 @@ unsigned slab_merge_remote(hk_heap *h, hk_slab *s) {
 void slab_put(hk_heap *h, hk_slab *s, void *p, int keep_one) {
     *(void **)p = s->free;
     s->free = p;
-    if (--s->used == 0) {
+    slab_set_used(s, s->used - 1u);
+    if (s->used == 0) {
         /* keep one empty slab per class as hysteresis against churn; a
          * slab on an inbox is released when the inbox is processed */
         if ((keep_one && h->partial[s->cls] == s && !s->next) ||

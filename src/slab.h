@@ -56,6 +56,12 @@ hk_slab *slab_adopt_orphan(hk_heap *h, unsigned cls);
 void     slab_init(void);
 
 HK_INLINE void *slab_base(const hk_slab *s) { return arena_slab_addr(s); }
+/* `used` is the owner's, but slab_adopt reads it from other threads before
+ * its owner CAS (an orphan has used > 0, a slab being activated has 0):
+ * the owner's stores are relaxed atomics so that read is not a data race. */
+HK_INLINE void slab_set_used(hk_slab *s, unsigned v) {
+    __atomic_store_n(&s->used, (uint16_t)v, __ATOMIC_RELAXED);
+}
 HK_INLINE unsigned hk_class_size_of(unsigned c) { return hk_class_size[c]; }
 
 #endif

@@ -1,5 +1,6 @@
 /* superslab.c - the SuperSlab box (see superslab.h). */
 #include "superslab.h"
+#include "slab.h"
 #include "shared_pool.h"
 #include "stats.h"
 #include "thread.h"
@@ -11,7 +12,8 @@ void ss_reset_slots(void *ss) {
         /* on_list / empty_next stay: a stale stage-1 entry may still point
          * here, and the lock-free list needs its link intact. */
         s->free = NULL;
-        s->used = s->carved = s->capacity = 0;
+        slab_set_used(s, 0);
+        s->carved = s->capacity = 0;
         s->block_size = 0;
         s->cls = 0;
         s->list = 0;
