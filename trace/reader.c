@@ -1,12 +1,14 @@
 /* reader.c - LTTng trace reading over libbabeltrace2 (see reader.h and
  * reader_impl.h): names, finding the traces, and the graph run in the
  * calling process (hkr_read_inproc; hkr_read in reader_child.c runs it in
- * a child process).
+ * a child process; hkr_read_messages hands out its raw messages).
  *
- * Graph: source.ctf.fs -> filter.utils.muxer -> simple sink.  The sink's
- * consume function decodes each event through a per-event-class cache:
- * the payload and common-context member indexes that map onto hkr_event
- * slots, resolved by name once, then read by index for every event.
+ * Graph (graph_run, the one place it is built): source.ctf.fs ->
+ * filter.utils.muxer -> simple sink, whose consume function hands each
+ * message to a function.  hkr_read_inproc's (decode_message) decodes each
+ * event through a per-event-class cache: the payload and common-context
+ * member indexes that map onto hkr_event slots, resolved by name once,
+ * then read by index for every event.
  *
  * babeltrace2 error discipline: every failing call's error is taken
  * (bt_current_thread_take_error) before any other babeltrace2 call, since
@@ -203,6 +205,18 @@ int hkr_find_traces(const char *dir, char ***out, char errbuf[HKR_ERRLEN])
     return walk.n;
 }
 
+int hkr_trace_dirs(const char *dir, char ***dirs, char *errbuf)
+{
+    int n = hkr_find_traces(dir, dirs, errbuf);
+    if (n == 0) {
+        hkr_free_dirs(*dirs, 0);
+        *dirs = NULL;
+        hkr_seterr(errbuf, "%s: no LTTng trace below it (no CTF 'metadata' file)", dir);
+        return -1;
+    }
+    return n;
+}
+
 /* ---- per-event-class cache ------------------------------------------ */
 
 enum { K_UINT = 1, K_SINT, K_STRING };
@@ -231,8 +245,6 @@ struct reader {
     struct hkr_stats  st;
     struct ec_cache **tab;     /* open addressing, keyed by class pointer */
     size_t            tab_cap, tab_n;
-    int               stop;    /* callback's non-zero value              */
-    int               failed;
     char             *errbuf;
     struct hkr_event  ev;
 };
@@ -371,7 +383,6 @@ static int decode_event(struct reader *r, const bt_message *msg)
     struct ec_cache *c = cache_get(r, ec);
     if (!c) {
         hkr_seterr(r->errbuf, "out of memory");
-        r->failed = 1;
         return -1;
     }
     struct hkr_event *ev = &r->ev;
@@ -451,10 +462,29 @@ static int decode_discard(struct reader *r, const bt_message *msg, enum hkr_disc
     return r->cb->discarded ? r->cb->discarded(&d, r->cb->arg) : 0;
 }
 
+static int decode_message(const bt_message *m, void *arg)
+{
+    struct reader *r = arg;
+    switch (bt_message_get_type(m)) {
+    case BT_MESSAGE_TYPE_EVENT: return decode_event(r, m);
+    case BT_MESSAGE_TYPE_DISCARDED_EVENTS: return decode_discard(r, m, HKR_DISCARDED_EVENTS);
+    case BT_MESSAGE_TYPE_DISCARDED_PACKETS: return decode_discard(r, m, HKR_DISCARDED_PACKETS);
+    default: return 0;
+    }
+}
+
+/* ---- graph ----------------------------------------------------------- */
+
+struct sink {
+    hkr_message_fn fn;
+    void          *arg;
+    int            stop;       /* fn's non-zero value                    */
+};
+
 static bt_graph_simple_sink_component_consume_func_status
 sink_consume(bt_message_iterator *it, void *data)
 {
-    struct reader *r = data;
+    struct sink *s = data;
     bt_message_array_const msgs;
     uint64_t count;
     switch (bt_message_iterator_next(it, &msgs, &count)) {
@@ -471,26 +501,14 @@ sink_consume(bt_message_iterator *it, void *data)
     uint64_t i = 0;
     int rc = 0;
     for (; i < count && rc == 0; i++) {
-        const bt_message *m = msgs[i];
-        switch (bt_message_get_type(m)) {
-        case BT_MESSAGE_TYPE_EVENT: rc = decode_event(r, m); break;
-        case BT_MESSAGE_TYPE_DISCARDED_EVENTS:
-            rc = decode_discard(r, m, HKR_DISCARDED_EVENTS);
-            break;
-        case BT_MESSAGE_TYPE_DISCARDED_PACKETS:
-            rc = decode_discard(r, m, HKR_DISCARDED_PACKETS);
-            break;
-        default: break;
-        }
-        bt_message_put_ref(m);
+        rc = s->fn(msgs[i], s->arg);
+        bt_message_put_ref(msgs[i]);
     }
     for (; i < count; i++) bt_message_put_ref(msgs[i]);
     if (rc == 0) return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK;
-    if (!r->failed) r->stop = rc;
+    s->stop = rc;
     return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END;
 }
-
-/* ---- graph ----------------------------------------------------------- */
 
 /* Turn babeltrace's current error into "PREFIX: cause".  Cause 0 is the
  * root cause (the most specific, e.g. which stream file failed). */
@@ -529,21 +547,17 @@ static const bt_plugin *find_plugin(const char *name, char *errbuf)
     return p;
 }
 
-int hkr_read_inproc(const char *dir, char **dirs, int ndirs, const struct hkr_callbacks *cb,
-                    struct hkr_stats *stats, char *errbuf,
-                    void (*on_ready)(void *), void *ready_arg)
+/* Run source.ctf.fs over dirs[0..ndirs) -> filter.utils.muxer -> a
+ * simple sink that hands each message to fn.  Returns 0 when every stream
+ * was read to its end, fn's non-zero value when fn stopped the read, or
+ * -1 with a message in errbuf; no babeltrace2 error is left pending. */
+static int graph_run(const char *dir, char **dirs, int ndirs, hkr_message_fn fn, void *arg,
+                     char *errbuf, void (*on_ready)(void *), void *ready_arg)
 {
     /* An error left pending by an earlier caller would make the first
      * call below a precondition failure. */
     bt_current_thread_clear_error();
-    struct reader r;
-    memset(&r, 0, sizeof r);
-    r.cb = cb;
-    r.errbuf = errbuf;
-    r.st.traces = (unsigned)ndirs;
-    r.tab_cap = 64;
-    r.tab = calloc(r.tab_cap, sizeof *r.tab);
-
+    struct sink sk = { fn, arg, 0 };
     int ret = -1;
     const bt_plugin *ctf = NULL, *utils = NULL;
     bt_graph *g = NULL;
@@ -554,7 +568,6 @@ int hkr_read_inproc(const char *dir, char **dirs, int ndirs, const struct hkr_ca
     char prefix[HKR_ERRLEN / 2];
     snprintf(prefix, sizeof prefix, "%s: cannot read trace", dir);
 
-    if (!r.tab) { hkr_seterr(errbuf, "out of memory"); goto out; }
     if (!(ctf = find_plugin("ctf", errbuf)) || !(utils = find_plugin("utils", errbuf)))
         goto out;
     const bt_component_class_source *fs =
@@ -586,7 +599,7 @@ int hkr_read_inproc(const char *dir, char **dirs, int ndirs, const struct hkr_ca
     }
     if (bt_graph_add_filter_component(g, muxer, "muxer", NULL, BT_LOGGING_LEVEL_NONE, &mux) !=
             BT_GRAPH_ADD_COMPONENT_STATUS_OK ||
-        bt_graph_add_simple_sink_component(g, "sink", NULL, sink_consume, NULL, &r, &sink) !=
+        bt_graph_add_simple_sink_component(g, "sink", NULL, sink_consume, NULL, &sk, &sink) !=
             BT_GRAPH_ADD_COMPONENT_STATUS_OK) {
         take_bt_error(errbuf, prefix);
         goto out;
@@ -618,28 +631,58 @@ int hkr_read_inproc(const char *dir, char **dirs, int ndirs, const struct hkr_ca
     do {
         st = bt_graph_run(g);
     } while (st == BT_GRAPH_RUN_STATUS_AGAIN);
-    if (r.failed) {
-        bt_current_thread_clear_error();
-        goto out;
-    }
-    if (st != BT_GRAPH_RUN_STATUS_OK) {
-        take_bt_error(errbuf, prefix);
-        goto out;
-    }
-    if (r.stop == 0) {
-        char early[HKR_ERRLEN / 2];
-        snprintf(early, sizeof early, "%s: cannot read trace: a stream ends early", dir);
-        if (take_bt_error(errbuf, early)) goto out;
+    /* After a stop, what babeltrace2 has pending is moot (fn either
+     * wanted no more or failed with its own message). */
+    if (sk.stop == 0) {
+        if (st != BT_GRAPH_RUN_STATUS_OK) {
+            take_bt_error(errbuf, prefix);
+            goto out;
+        }
+        const bt_error *pending = bt_current_thread_take_error();
+        if (pending) {
+            bt_current_thread_move_error(pending);
+            char early[HKR_ERRLEN / 2];
+            snprintf(early, sizeof early, "%s: cannot read trace: a stream ends early", dir);
+            take_bt_error(errbuf, early);
+            goto out;
+        }
     }
     bt_current_thread_clear_error();
-    ret = r.stop;
+    ret = sk.stop;
 out:
-    if (stats) *stats = r.st;
     bt_value_put_ref(inputs);
     bt_value_put_ref(params);
     bt_graph_put_ref(g);
     bt_plugin_put_ref(ctf);
     bt_plugin_put_ref(utils);
+    return ret;
+}
+
+int hkr_read_inproc(const char *dir, char **dirs, int ndirs, const struct hkr_callbacks *cb,
+                    struct hkr_stats *stats, char *errbuf,
+                    void (*on_ready)(void *), void *ready_arg)
+{
+    struct reader r;
+    memset(&r, 0, sizeof r);
+    r.cb = cb;
+    r.errbuf = errbuf;
+    r.st.traces = (unsigned)ndirs;
+    r.tab_cap = 64;
+    r.tab = calloc(r.tab_cap, sizeof *r.tab);
+    int ret = -1;
+    if (!r.tab) hkr_seterr(errbuf, "out of memory");
+    else ret = graph_run(dir, dirs, ndirs, decode_message, &r, errbuf, on_ready, ready_arg);
+    if (stats) *stats = r.st;
     if (r.tab) cache_free(&r);
+    return ret;
+}
+
+int hkr_read_messages(const char *dir, hkr_message_fn fn, void *arg, char errbuf[HKR_ERRLEN])
+{
+    char **dirs;
+    int ndirs = hkr_trace_dirs(dir, &dirs, errbuf);
+    if (ndirs < 0) return -1;
+    int ret = graph_run(dir, dirs, ndirs, fn, arg, errbuf, NULL, NULL);
+    hkr_free_dirs(dirs, ndirs);
     return ret;
 }

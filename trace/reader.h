@@ -156,6 +156,17 @@ struct hkr_stats {
 int hkr_read(const char *dir, const struct hkr_callbacks *cb,
              struct hkr_stats *stats, char errbuf[HKR_ERRLEN]);
 
+/* For what the decoder above does not give (strings other than lock names,
+ * sequences): every babeltrace2 message (bt_message, of any type) of the
+ * traces below `dir`, through the same graph, handed to fn in this
+ * process, with no framing check and no child process.  Only for a trace
+ * that hkr_read has just read to the end without an error: babeltrace2
+ * then decodes the same bytes the same way.  fn returns 0 to continue.
+ * Returns as hkr_read. */
+struct bt_message;
+typedef int (*hkr_message_fn)(const struct bt_message *msg, void *arg);
+int hkr_read_messages(const char *dir, hkr_message_fn fn, void *arg, char errbuf[HKR_ERRLEN]);
+
 /* The directories below `dir` holding a CTF `metadata` file, sorted.
  * Returns their number (0: none) or -1 (errno set, message in errbuf).
  * *out is a malloc'ed array of malloc'ed strings (hkr_free_dirs). */

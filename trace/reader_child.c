@@ -458,13 +458,8 @@ int hkr_read(const char *dir, const struct hkr_callbacks *cb, struct hkr_stats *
         return -1;
     }
     char **dirs;
-    int ndirs = hkr_find_traces(dir, &dirs, errbuf);
+    int ndirs = hkr_trace_dirs(dir, &dirs, errbuf);
     if (ndirs < 0) return -1;
-    if (ndirs == 0) {
-        hkr_free_dirs(dirs, 0);
-        hkr_seterr(errbuf, "%s: no LTTng trace below it (no CTF 'metadata' file)", dir);
-        return -1;
-    }
     for (int i = 0; i < ndirs; i++)
         if (hkr_check_trace_dir(dirs[i], errbuf) != 0) {
             hkr_free_dirs(dirs, ndirs);

@@ -2,7 +2,8 @@
  * of the library's API; tools include reader.h only).
  *
  *   reader.c        names, finding traces, the babeltrace2 graph and the
- *                   decoding (hkr_read_inproc: runs in the calling process)
+ *                   decoding (hkr_read_inproc: runs in the calling process;
+ *                   hkr_read_messages: the same graph, raw messages)
  *   reader_check.c  framing checks of metadata and index files, done
  *                   before babeltrace2 sees them (it loops or asserts on
  *                   some damage)
@@ -22,6 +23,10 @@
 int hkr_read_inproc(const char *dir, char **dirs, int ndirs, const struct hkr_callbacks *cb,
                     struct hkr_stats *stats, char *errbuf,
                     void (*on_ready)(void *), void *ready_arg);
+
+/* hkr_find_traces, with "DIR: no LTTng trace below it" as an error too:
+ * returns the number of directories (> 0) or -1 with a message. */
+int hkr_trace_dirs(const char *dir, char ***dirs, char *errbuf);
 
 /* Provider, event id and the name without provider of a recorded event
  * name ("hakmem:malloc" -> HKR_PROV_HAKMEM, HKR_EV_MALLOC, "malloc"). */

@@ -373,7 +373,7 @@ static void add_block(hks_thread *sum, const hks_thread *b) {
     }
 }
 
-static int grow(void **arr, uint32_t *alloc, uint32_t need, size_t elem) {
+int hkss_grow(void **arr, uint32_t *alloc, uint32_t need, size_t elem) {
     if (need <= *alloc) return 0;
     uint32_t n = *alloc ? *alloc : 16;
     while (n < need) n *= 2;
@@ -410,8 +410,8 @@ int hkss_read(hkss_segment *s, hkss_snapshot *snap, char *err, size_t errlen) {
             if (state == HKS_BLOCK_RETIRED && i == HKS_RETIRED_BLOCK) snap->retired = copy;
             else if (state == HKS_BLOCK_SHARED && i == HKS_SHARED_BLOCK) snap->shared = copy;
             else if (state == HKS_BLOCK_LIVE && i >= HKS_FIRST_THREAD_BLOCK) {
-                if (grow((void **)&snap->threads, &snap->threads_alloc, snap->nthreads + 1,
-                         sizeof(hkss_thread)))
+                if (hkss_grow((void **)&snap->threads, &snap->threads_alloc, snap->nthreads + 1,
+                              sizeof(hkss_thread)))
                     return fail(err, errlen, HKSS_ENOMEM, "out of memory");
                 snap->threads[snap->nthreads].index = (uint32_t)i;
                 snap->threads[snap->nthreads].c = copy;
@@ -431,7 +431,7 @@ int hkss_read(hkss_segment *s, hkss_snapshot *snap, char *err, size_t errlen) {
     for (uint64_t i = 0; i < s->info.lock_count; i++) {
         const unsigned char *rec = b + s->locks_offset + i * sizeof(hks_lock);
         if (ld32(rec + offsetof(hks_lock, in_use)) != 1) continue;
-        if (grow((void **)&snap->locks, &snap->locks_alloc, snap->nlocks + 1, sizeof(hkss_lock)))
+        if (hkss_grow((void **)&snap->locks, &snap->locks_alloc, snap->nlocks + 1, sizeof(hkss_lock)))
             return fail(err, errlen, HKSS_ENOMEM, "out of memory");
         hkss_lock *l = &snap->locks[snap->nlocks++];
         copy_words(&l->c, rec, sizeof l->c);
@@ -449,6 +449,64 @@ uint64_t hkss_live_bytes(const hkss_info *info, const hks_thread *sum) {
     for (int t = 0; t < HKS_TIERS; t++)
         total += hkss_sub0(sum->tier[t].bytes_alloc, sum->tier[t].bytes_freed);
     return total;
+}
+
+/* ---- successive samples ---------------------------------------------- */
+
+int hkss_sampler_open(hkss_sampler *s, pid_t pid, const char *file, char *err, size_t errlen) {
+    memset(s, 0, sizeof *s);
+    if (file) return hkss_open_file(file, &s->seg, err, errlen);
+    s->pid = pid;
+    return hkss_open_pid(pid, &s->seg, err, errlen);
+}
+
+int hkss_sampler_next(hkss_sampler *s, char *err, size_t errlen) {
+    if (s->samples) {
+        /* swapped, not copied: each keeps its arrays for the next read */
+        hkss_snapshot t = s->prev;
+        s->prev = s->cur;
+        s->cur = t;
+        s->have_prev = 1;
+    }
+    int rc = hkss_read(s->seg, &s->cur, err, errlen);
+    if (rc) return rc;
+    s->samples++;
+    return HKSS_OK;
+}
+
+double hkss_sampler_interval(const hkss_sampler *s) {
+    return s->have_prev ? (double)(s->cur.mono_ns - s->prev.mono_ns) / 1e9 : 0;
+}
+
+void hkss_sampler_close(hkss_sampler *s) {
+    hkss_snapshot_free(&s->cur);
+    hkss_snapshot_free(&s->prev);
+    hkss_close(s->seg);
+    s->seg = NULL;
+}
+
+void hkss_lock_figures_of(const hkss_lock *cur, const hkss_lock *prev, double dt,
+                          hkss_lock_figures *out) {
+    static const hkss_lock zero;
+    const hks_lock *c = &cur->c, *p = prev ? &prev->c : &zero.c;
+    out->acquisitions = c->acquisitions;
+    out->contended = c->contended;
+    out->wait_ns = c->wait_ns;
+    out->wait_max_ns = c->wait_max_ns;
+    out->hold_count = c->hold_count;
+    out->hold_ns = c->hold_ns;
+    out->hold_max_ns = c->hold_max_ns;
+    out->owner_switches = c->owner_switches;
+    out->acq_rate = hkss_rate(c->acquisitions, p->acquisitions, dt);
+    out->cont_rate = hkss_rate(c->contended, p->contended, dt);
+    out->wait_rate = hkss_rate(c->wait_ns, p->wait_ns, dt);
+    out->hold_rate = hkss_rate(c->hold_ns, p->hold_ns, dt);
+}
+
+const hkss_lock *hkss_lock_by_id(const hkss_snapshot *s, uint32_t id) {
+    for (uint32_t i = 0; i < s->nlocks; i++)
+        if (s->locks[i].c.id == id) return &s->locks[i];
+    return NULL;
 }
 
 /* ---- processes ------------------------------------------------------- */

@@ -3,8 +3,9 @@
  *
  * Owns: finding the segments of processes (/proc/PID/fd links to
  * "/memfd:hakmem-stats"), attaching to one read-only, validating every
- * size, offset and count of its header before use, and summing its
- * blocks into a snapshot.  The segment is written by the observed process,
+ * size, offset and count of its header before use, summing its blocks
+ * into a snapshot, and successive samples with the rates between them
+ * (hkss_sampler, per-lock figures).  The segment is written by the observed process,
  * which may be compromised, so:
  *   - the header is copied once and validated; only the copy's geometry is
  *     used afterwards (the writer cannot move a section under us);
@@ -123,5 +124,49 @@ static inline double hkss_pct(uint64_t part, uint64_t whole) {
 }
 /* Bytes held by users and thread caches, all tiers. */
 uint64_t hkss_live_bytes(const hkss_info *info, const hks_thread *sum);
+
+/* ---- successive samples (hakmem-top, hakmem-lockstat -p) -------------
+ * A sampler holds a segment and its last two snapshots; a rate is the
+ * difference between them over the time between them. */
+typedef struct hkss_sampler {
+    hkss_segment *seg;
+    pid_t         pid;          /* 0 for a file                           */
+    hkss_snapshot cur, prev;    /* the last sample and the one before it  */
+    int           have_prev;    /* prev holds a sample                    */
+    long          samples;      /* taken so far                           */
+} hkss_sampler;
+
+/* Attach to the segment of process pid, or read the saved segment `file`
+ * when it is not NULL. */
+int    hkss_sampler_open(hkss_sampler *s, pid_t pid, const char *file, char *err, size_t errlen);
+/* Take a sample into cur; the one before moves to prev. */
+int    hkss_sampler_next(hkss_sampler *s, char *err, size_t errlen);
+/* Seconds from prev to cur; 0 before the second sample. */
+double hkss_sampler_interval(const hkss_sampler *s);
+void   hkss_sampler_close(hkss_sampler *s);
+
+/* Per second over dt seconds: 0 when dt <= 0 or when the count did not
+ * grow (one that goes backwards is a hostile writer's: never negative). */
+static inline double hkss_rate(uint64_t cur, uint64_t prev, double dt) {
+    if (dt <= 0 || cur <= prev) return 0;
+    return (double)(cur - prev) / dt;
+}
+
+/* A lock's figures: the counters of its record, and their rates since
+ * `prev` (the same lock in an earlier sample; NULL: since 0) over dt
+ * seconds (0: no rates). */
+typedef struct hkss_lock_figures {
+    uint64_t acquisitions, contended, wait_ns, wait_max_ns;
+    uint64_t hold_count, hold_ns, hold_max_ns, owner_switches;
+    double   acq_rate, cont_rate, wait_rate, hold_rate;   /* per second */
+} hkss_lock_figures;
+void hkss_lock_figures_of(const hkss_lock *cur, const hkss_lock *prev, double dt,
+                          hkss_lock_figures *out);
+/* The first record of lock `id` in s, NULL when none. */
+const hkss_lock *hkss_lock_by_id(const hkss_snapshot *s, uint32_t id);
+
+/* Grow *arr (*alloc elements of elem bytes) to hold `need`: 0, or -1 when
+ * out of memory (the snapshot's arrays and the tools' rows of them). */
+int hkss_grow(void **arr, uint32_t *alloc, uint32_t need, size_t elem);
 
 #endif

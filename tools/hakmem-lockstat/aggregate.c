@@ -200,17 +200,17 @@ void aggregate(ls_report *r, const lkev_vec *v, const stackmap *m) {
             ls_site *s = lock_site(l, stack);
             int contended = t->pend_lock == e->lock + 1 || e->ns > 0;
             t->pend_lock = 0;
-            l->acquisitions++;
+            l->fig.acquisitions++;
             s->acquisitions++;
             if (contended) {
-                l->contended++;
+                l->fig.contended++;
                 s->contended++;
-                l->wait_ns += e->ns;
+                l->fig.wait_ns += e->ns;
                 s->wait_ns += e->ns;
-                if (e->ns > l->wait_max_ns) l->wait_max_ns = e->ns;
+                if (e->ns > l->fig.wait_max_ns) l->fig.wait_max_ns = e->ns;
                 if (e->ns > s->wait_max_ns) s->wait_max_ns = e->ns;
             }
-            if (l->last_owner_proc != e->proc || l->last_owner_tid != e->vtid) l->owner_switches++;
+            if (l->last_owner_proc != e->proc || l->last_owner_tid != e->vtid) l->fig.owner_switches++;
             l->last_owner_proc = e->proc;
             l->last_owner_tid = e->vtid;
             t->acq_lock = e->lock + 1;
@@ -229,9 +229,9 @@ void aggregate(ls_report *r, const lkev_vec *v, const stackmap *m) {
             s->holds++;
             s->hold_ns += e->ns;
             if (e->ns > s->hold_max_ns) s->hold_max_ns = e->ns;
-            l->hold_count++;
-            l->hold_ns += e->ns;
-            if (e->ns > l->hold_max_ns) l->hold_max_ns = e->ns;
+            l->fig.hold_count++;
+            l->fig.hold_ns += e->ns;
+            if (e->ns > l->fig.hold_max_ns) l->fig.hold_max_ns = e->ns;
             if (t->owed && t->owed[e->lock]) {
                 s->blocked += t->owed[e->lock];
                 t->owed[e->lock] = 0;
@@ -242,7 +242,7 @@ void aggregate(ls_report *r, const lkev_vec *v, const stackmap *m) {
         ls_lock *l = &r->locks[i];
         uint64_t blocked = 0;
         for (size_t k = 0; k < l->nsites; k++) blocked += l->sites[k].blocked;
-        l->unattributed = l->contended > blocked ? l->contended - blocked : 0;
+        l->unattributed = l->fig.contended > blocked ? l->fig.contended - blocked : 0;
     }
     for (size_t i = 0; i < threads.cap; i++) free(threads.v[i].owed);
     free(seen);

@@ -18,22 +18,23 @@ static void put_frame(FILE *f, const char *s) {
         fputc(*p == ';' || *p <= ' ' || *p >= 0x7f ? '_' : *p, f);
 }
 
-static uint64_t lock_weight(const ls_lock *l, int w) {
+/* The figure --weight w names, of a lock or of a site. */
+static uint64_t weight(int w, uint64_t wait_ns, uint64_t hold_ns, uint64_t acquisitions,
+                       uint64_t contended) {
     switch (w) {
-    case W_HOLD: return l->hold_ns;
-    case W_ACQ: return l->acquisitions;
-    case W_CONT: return l->contended;
-    default: return l->wait_ns;
+    case W_HOLD: return hold_ns;
+    case W_ACQ: return acquisitions;
+    case W_CONT: return contended;
+    default: return wait_ns;
     }
 }
 
+static uint64_t lock_weight(const ls_lock *l, int w) {
+    return weight(w, l->fig.wait_ns, l->fig.hold_ns, l->fig.acquisitions, l->fig.contended);
+}
+
 static uint64_t site_weight(const ls_site *s, int w) {
-    switch (w) {
-    case W_HOLD: return s->hold_ns;
-    case W_ACQ: return s->acquisitions;
-    case W_CONT: return s->contended;
-    default: return s->wait_ns;
-    }
+    return weight(w, s->wait_ns, s->hold_ns, s->acquisitions, s->contended);
 }
 
 void print_folded(FILE *f, ls_report *r, const ls_opts *o) {

@@ -105,20 +105,21 @@ void print_json(FILE *f, ls_report *r, const ls_opts *o) {
         fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
         jstr(f, l->name);
         fprintf(f, ", \"id\": %u, \"acquisitions\": %" PRIu64 ", \"contended\": %" PRIu64
-                ", \"contention_pct\": ", l->id, l->acquisitions, l->contended);
-        if (l->acquisitions) fprintf(f, "%.3f", 100.0 * (double)l->contended / (double)l->acquisitions);
+                ", \"contention_pct\": ", l->id, l->fig.acquisitions, l->fig.contended);
+        if (l->fig.acquisitions)
+            fprintf(f, "%.3f", 100.0 * (double)l->fig.contended / (double)l->fig.acquisitions);
         else fputs("null", f);
-        fprintf(f, ",\n     \"wait_ns\": {\"total\": %" PRIu64 ", \"avg\": ", l->wait_ns);
-        javg(f, l->wait_ns, l->contended);
+        fprintf(f, ",\n     \"wait_ns\": {\"total\": %" PRIu64 ", \"avg\": ", l->fig.wait_ns);
+        javg(f, l->fig.wait_ns, l->fig.contended);
         fprintf(f, ", \"max\": %" PRIu64 "},\n     \"hold_ns\": {\"total\": %" PRIu64
-                ", \"avg\": ", l->wait_max_ns, l->hold_ns);
-        javg(f, l->hold_ns, l->hold_count);
+                ", \"avg\": ", l->fig.wait_max_ns, l->fig.hold_ns);
+        javg(f, l->fig.hold_ns, l->fig.hold_count);
         fprintf(f, ", \"max\": %" PRIu64 ", \"count\": %" PRIu64 "},\n     \"owner_switches\": %" PRIu64,
-                l->hold_max_ns, l->hold_count, l->owner_switches);
+                l->fig.hold_max_ns, l->fig.hold_count, l->fig.owner_switches);
         if (l->have_rate)
             fprintf(f, ",\n     \"rate\": {\"acquisitions_per_s\": %.3f, \"contended_per_s\": %.3f, "
                     "\"wait_ns_per_s\": %.3f, \"hold_ns_per_s\": %.3f}",
-                    l->acq_rate, l->cont_rate, l->wait_rate, l->hold_rate);
+                    l->fig.acq_rate, l->fig.cont_rate, l->fig.wait_rate, l->fig.hold_rate);
         if (!r->live) jsites(f, r, l);
         fputc('}', f);
     }

@@ -9,13 +9,16 @@
  *              addresses and lock_stack call stacks;
  *   aggregate.c turns the events into per-lock and per-site figures;
  *   live.c     fills the same per-lock figures from a live process's
- *              stats segment (two samples);
+ *              stats segment (two samples of trace/stats_reader.h's
+ *              sampler, figured as hakmem-top figures them);
  *   addrspace.c + elfsym.c symbolize addresses (statedump or
  *              /proc/PID/maps, then the objects' ELF symbol tables);
  *   report.c / json.c / folded.c print.
  */
 #ifndef HAKMEM_LOCKSTAT_H
 #define HAKMEM_LOCKSTAT_H
+
+#include "stats_reader.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -108,11 +111,10 @@ typedef struct ls_site {
 typedef struct ls_lock {
     char     name[LS_NAME];
     uint32_t id;                 /* as recorded (may differ per process)   */
-    uint64_t acquisitions, contended, wait_ns, wait_max_ns;
-    uint64_t hold_count, hold_ns, hold_max_ns, owner_switches;
-    /* live mode: rates over the sampling interval (per second) */
+    /* Counters (trace: aggregated; live: the segment's, as hakmem-top
+     * reads them); rates only in live mode over the sampling interval. */
+    hkss_lock_figures fig;
     int      have_rate;
-    double   acq_rate, cont_rate, wait_rate, hold_rate;
     /* trace mode: sites keyed by stack id (open addressing) */
     ls_site *sites;
     size_t   nsites, sites_cap;
@@ -178,11 +180,11 @@ int trace_load(const ls_opts *o, ls_report *r);
 int live_load(const ls_opts *o, ls_report *r);
 
 /* auxpass.c: statedump objects and lock_stack events.  The callback gets
- * each lock_stack: (vpid, vtid, seq, ts, lock id, frames, depth). */
+ * each lock_stack: (vpid, vtid, seq, ts, lock id, frames, depth).  Returns
+ * 0, or -1 with a one-line message in err (HKR_ERRLEN bytes, reader.h). */
 typedef void (*aux_stack_fn)(void *arg, int64_t vpid, int64_t vtid, uint64_t seq,
                              int64_t ts, uint32_t lock, const uint64_t *pc, uint32_t depth);
-int aux_read(const char *dir, ls_procs *procs, aux_stack_fn fn, void *arg, char *err,
-             size_t errlen);
+int aux_read(const char *dir, ls_procs *procs, aux_stack_fn fn, void *arg, char *err);
 
 /* ---- output --------------------------------------------------------- */
 void print_text(FILE *f, ls_report *r, const ls_opts *o);

@@ -50,9 +50,9 @@ ls_site *lock_site(ls_lock *l, uint32_t stack) {
 
 static int cmp_lock(const void *a, const void *b) {
     const ls_lock *x = a, *y = b;
-    if (x->wait_ns != y->wait_ns) return x->wait_ns > y->wait_ns ? -1 : 1;
-    if (x->contended != y->contended) return x->contended > y->contended ? -1 : 1;
-    if (x->acquisitions != y->acquisitions) return x->acquisitions > y->acquisitions ? -1 : 1;
+    if (x->fig.wait_ns != y->fig.wait_ns) return x->fig.wait_ns > y->fig.wait_ns ? -1 : 1;
+    if (x->fig.contended != y->fig.contended) return x->fig.contended > y->fig.contended ? -1 : 1;
+    if (x->fig.acquisitions != y->fig.acquisitions) return x->fig.acquisitions > y->fig.acquisitions ? -1 : 1;
     return strcmp(x->name, y->name);
 }
 

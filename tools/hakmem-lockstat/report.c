@@ -156,17 +156,17 @@ void print_text(FILE *f, ls_report *r, const ls_opts *o) {
     for (size_t i = 0; i < r->nlocks; i++) {
         const ls_lock *l = &r->locks[i];
         fprintf(f, "%-20s %10" PRIu64 " %10" PRIu64 " %7s %11s %10s %10s %11s %10s %10s %9" PRIu64,
-                l->name, l->acquisitions, l->contended,
-                pct(b[0], sizeof b[0], l->contended, l->acquisitions),
-                fmt_ns(b[1], sizeof b[1], (double)l->wait_ns),
-                avg(b[2], sizeof b[2], l->wait_ns, l->contended),
-                fmt_ns(b[3], sizeof b[3], (double)l->wait_max_ns),
-                fmt_ns(b[4], sizeof b[4], (double)l->hold_ns),
-                avg(b[5], sizeof b[5], l->hold_ns, l->hold_count),
-                fmt_ns(b[6], sizeof b[6], (double)l->hold_max_ns), l->owner_switches);
+                l->name, l->fig.acquisitions, l->fig.contended,
+                pct(b[0], sizeof b[0], l->fig.contended, l->fig.acquisitions),
+                fmt_ns(b[1], sizeof b[1], (double)l->fig.wait_ns),
+                avg(b[2], sizeof b[2], l->fig.wait_ns, l->fig.contended),
+                fmt_ns(b[3], sizeof b[3], (double)l->fig.wait_max_ns),
+                fmt_ns(b[4], sizeof b[4], (double)l->fig.hold_ns),
+                avg(b[5], sizeof b[5], l->fig.hold_ns, l->fig.hold_count),
+                fmt_ns(b[6], sizeof b[6], (double)l->fig.hold_max_ns), l->fig.owner_switches);
         if (l->have_rate)
-            fprintf(f, " %10.1f %10.1f %8s/s", l->acq_rate, l->cont_rate,
-                    fmt_ns(b[7], sizeof b[7], l->wait_rate));
+            fprintf(f, " %10.1f %10.1f %8s/s", l->fig.acq_rate, l->fig.cont_rate,
+                    fmt_ns(b[7], sizeof b[7], l->fig.wait_rate));
         fputc('\n', f);
         if (!r->live) print_sites(f, r, l, o);
     }

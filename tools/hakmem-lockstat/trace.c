@@ -29,6 +29,13 @@ static int on_discard(const struct hkr_discard *d, void *arg) {
     return 0;
 }
 
+/* A reader's message, printable, on one line. */
+static void read_error(const char *err) {
+    char one[HKR_ERRLEN];
+    printable(one, sizeof one, err[0] ? err : "cannot read the trace");
+    fprintf(stderr, "%s: %s\n", progname, one);
+}
+
 static int on_event(const struct hkr_event *ev, void *arg) {
     loader *L = arg;
     ls_report *r = L->r;
@@ -92,9 +99,7 @@ int trace_load(const ls_opts *o, ls_report *r) {
     memset(&st, 0, sizeof st);
     int rc = hkr_read(o->trace_dir, &cb, &st, err);
     if (rc != 0) {
-        char one[HKR_ERRLEN];
-        printable(one, sizeof one, err[0] ? err : "cannot read the trace");
-        fprintf(stderr, "%s: %s\n", progname, one);
+        read_error(err);
         goto fail;
     }
     r->gaps = hkr_seq_gaps(L.seq);
@@ -114,9 +119,9 @@ int trace_load(const ls_opts *o, ls_report *r) {
     }
     stackmap *sm = stackmap_new(r);
     if (L.need_aux) {
-        char aerr[512] = "";
-        if (aux_read(o->trace_dir, r->procs, stackmap_add, sm, aerr, sizeof aerr) != 0) {
-            fprintf(stderr, "%s: %s\n", progname, aerr);
+        err[0] = 0;
+        if (aux_read(o->trace_dir, r->procs, stackmap_add, sm, err) != 0) {
+            read_error(err);
             stackmap_free(sm);
             goto fail;
         }

@@ -256,14 +256,14 @@ static void print_json(FILE *out, const top_view *v) {
         const top_lock_row *l = &v->locks[i];
         fprintf(out, "%s{\"name\":", i ? "," : "");
         json_str(out, l->name);
-        fprintf(out, ",\"id\":%u,\"acquisitions\":%llu,\"acq_rate\":", l->id, U(l->acquisitions));
-        json_num(out, l->acq_rate);
-        fprintf(out, ",\"contended\":%llu,\"contention_pct\":", U(l->contended));
+        fprintf(out, ",\"id\":%u,\"acquisitions\":%llu,\"acq_rate\":", l->id, U(l->fig.acquisitions));
+        json_num(out, l->fig.acq_rate);
+        fprintf(out, ",\"contended\":%llu,\"contention_pct\":", U(l->fig.contended));
         json_pct(out, l->contended_pct);
         fprintf(out, ",\"wait_ns\":%llu,\"wait_max_ns\":%llu,\"hold_ns\":%llu,\"hold_count\":%llu,"
                 "\"hold_max_ns\":%llu,\"owner_switches\":%llu}",
-                U(l->wait_ns), U(l->wait_max_ns), U(l->hold_ns), U(l->hold_count), U(l->hold_max_ns),
-                U(l->switches));
+                U(l->fig.wait_ns), U(l->fig.wait_max_ns), U(l->fig.hold_ns), U(l->fig.hold_count),
+                U(l->fig.hold_max_ns), U(l->fig.owner_switches));
     }
     fprintf(out, "],\"threads\":{\"live\":%llu,\"total\":%llu,\"overflow\":%llu,\"blocks\":[",
             U(v->threads_live), U(v->threads_total), U(v->threads_overflow));
@@ -289,7 +289,7 @@ static void sleep_s(double s) {
 }
 
 int batch_run(const top_opts *o) {
-    top_sampler smp;
+    hkss_sampler smp;
     char err[HKSS_ERRLEN];
     if (sampler_open(&smp, o, err, sizeof err)) {
         fprintf(stderr, "hakmem-top: %s\n", err);
@@ -317,7 +317,7 @@ int batch_run(const top_opts *o) {
         if (fflush(stdout) != 0 || ferror(stdout)) { rc = 1; break; }
     }
     view_free(&v);
-    sampler_close(&smp);
+    hkss_sampler_close(&smp);
     return rc;
 }
 

@@ -6,13 +6,11 @@
 #include <curses.h>
 
 void classes_draw(int y0, int rows, int cols, const top_view *v, int sort, int reverse) {
-    char buf[512], a[16], b[16];
+    char buf[512], head[512], a[16], b[16];
     if (rows <= 0) return;
     snprintf(buf, sizeof buf, "Classes - sorted by %s%s", col_title[sort], reverse ? " (reversed)" : "");
-    put_line(y0, cols, A_BOLD, buf);
-    if (rows <= 1) return;
-    row_header(buf, sizeof buf);
-    put_line(y0 + 1, cols, A_REVERSE, buf);
+    row_header(head, sizeof head);
+    if (table_top(y0, rows, cols, buf, head, TOP_ROWS, NULL) < 0) return;
     int order[TOP_ROWS];
     sort_rows(v, sort, reverse, order);
     int y = y0 + 2;

@@ -33,23 +33,8 @@ int col_parse(const char *key) {
     return -1;
 }
 
-int sampler_open(top_sampler *s, const top_opts *o, char *err, size_t errlen) {
-    memset(s, 0, sizeof *s);
-    int rc;
-    if (o->segment_file) {
-        rc = hkss_open_file(o->segment_file, &s->seg, err, errlen);
-    } else {
-        rc = hkss_open_pid(o->pid, &s->seg, err, errlen);
-        s->pid = o->pid;
-    }
-    return rc;
-}
-
-void sampler_close(top_sampler *s) {
-    hkss_snapshot_free(&s->cur);
-    hkss_snapshot_free(&s->prev);
-    hkss_close(s->seg);
-    s->seg = NULL;
+int sampler_open(hkss_sampler *s, const top_opts *o, char *err, size_t errlen) {
+    return hkss_sampler_open(s, o->pid, o->segment_file, err, errlen);
 }
 
 void view_free(top_view *v) {
@@ -58,11 +43,6 @@ void view_free(top_view *v) {
     v->threads = NULL;
     v->locks = NULL;
     v->nthreads = v->threads_alloc = v->nlocks = v->locks_alloc = 0;
-}
-
-static double rate(uint64_t cur, uint64_t prev, double dt) {
-    if (dt <= 0 || cur <= prev) return 0;
-    return (double)(cur - prev) / dt;
 }
 
 static uint64_t thread_allocs(const hks_thread *t) {
@@ -96,34 +76,23 @@ static void uh_sll(const hks_thread *t, double *uh, double *sll) {
     *sll = hkss_pct(sh, sh + sm);
 }
 
-static int grow(void **arr, uint32_t *alloc, uint32_t need, size_t elem) {
-    if (need <= *alloc) return 0;
-    uint32_t n = *alloc ? *alloc : 16;
-    while (n < need) n *= 2;
-    void *p = realloc(*arr, (size_t)n * elem);
-    if (!p) return -1;
-    *arr = p;
-    *alloc = n;
-    return 0;
-}
-
 static void thread_row(top_thread_row *r, const hks_thread *c, const hks_thread *p, double dt) {
     static const hks_thread zero;
     if (!p) p = &zero;
     r->allocs = thread_allocs(c);
     r->frees = thread_frees(c);
-    r->alloc_rate = rate(r->allocs, thread_allocs(p), dt);
-    r->free_rate = rate(r->frees, thread_frees(p), dt);
-    r->refill_rate = rate(THREAD_SUM(c, refills), THREAD_SUM(p, refills), dt);
-    r->drain_rate = rate(THREAD_SUM(c, drains), THREAD_SUM(p, drains), dt);
+    r->alloc_rate = hkss_rate(r->allocs, thread_allocs(p), dt);
+    r->free_rate = hkss_rate(r->frees, thread_frees(p), dt);
+    r->refill_rate = hkss_rate(THREAD_SUM(c, refills), THREAD_SUM(p, refills), dt);
+    r->drain_rate = hkss_rate(THREAD_SUM(c, drains), THREAD_SUM(p, drains), dt);
     uint64_t rs = THREAD_SUM(c, remote_sent), rr = THREAD_SUM(c, remote_recv);
     uint64_t prs = THREAD_SUM(p, remote_sent), prr = THREAD_SUM(p, remote_recv);
     for (int k = 0; k < HKS_TIERS; k++) {
         rs += c->tier[k].remote_sent; rr += c->tier[k].remote_recv;
         prs += p->tier[k].remote_sent; prr += p->tier[k].remote_recv;
     }
-    r->remote_rate = rate(rs, prs, dt);
-    r->recv_rate = rate(rr, prr, dt);
+    r->remote_rate = hkss_rate(rs, prs, dt);
+    r->recv_rate = hkss_rate(rr, prr, dt);
     uh_sll(c, &r->uh_pct, &r->sll_pct);
     r->net = (int64_t)(r->allocs - r->frees);
 }
@@ -141,13 +110,13 @@ static int oom(char *err, size_t errlen) {
 
 static const char *const tier_name[HKS_TIERS] = { "Mid", "L2.5", "Large" };
 
-static int build(top_sampler *s, top_view *v, char *err, size_t errlen) {
+static int build(const hkss_sampler *s, top_view *v, char *err, size_t errlen) {
     const hkss_info *in = hkss_info_of(s->seg);
     const hkss_snapshot *c = &s->cur;
     const hkss_snapshot *p = s->have_prev ? &s->prev : NULL;
     static hkss_snapshot zero_snap;
     double dt;
-    if (p) dt = (double)(c->mono_ns - p->mono_ns) / 1e9;
+    if (p) dt = hkss_sampler_interval(s);
     else if (s->pid && c->real_ns > in->start_time_ns) dt = (double)(c->real_ns - in->start_time_ns) / 1e9;
     else dt = 0;
     if (!p) p = &zero_snap;
@@ -176,11 +145,11 @@ static int build(top_sampler *s, top_view *v, char *err, size_t errlen) {
             r->refills = k->refills;
             r->drains = k->drains;
             r->remote = k->remote_sent;
-            r->alloc_rate = rate(r->allocs, hkss_class_allocs(pk), dt);
-            r->free_rate = rate(k->frees, pk->frees, dt);
-            r->refill_rate = rate(k->refills, pk->refills, dt);
-            r->drain_rate = rate(k->drains, pk->drains, dt);
-            r->remote_rate = rate(k->remote_sent, pk->remote_sent, dt);
+            r->alloc_rate = hkss_rate(r->allocs, hkss_class_allocs(pk), dt);
+            r->free_rate = hkss_rate(k->frees, pk->frees, dt);
+            r->refill_rate = hkss_rate(k->refills, pk->refills, dt);
+            r->drain_rate = hkss_rate(k->drains, pk->drains, dt);
+            r->remote_rate = hkss_rate(k->remote_sent, pk->remote_sent, dt);
             r->uh_pct = (in->ultrahot_mask >> i & 1) ? hkss_pct(k->uh_hits, k->uh_hits + k->uh_misses) : -1;
             r->sll_pct = hkss_pct(k->sll_hits, k->sll_hits + k->sll_misses);
             r->live_blocks = hkss_class_live(k);
@@ -197,10 +166,10 @@ static int build(top_sampler *s, top_view *v, char *err, size_t errlen) {
             r->frees = k->frees;
             r->refills = k->refills;
             r->remote = k->remote_sent;
-            r->alloc_rate = rate(k->allocs, pk->allocs, dt);
-            r->free_rate = rate(k->frees, pk->frees, dt);
-            r->refill_rate = rate(k->refills, pk->refills, dt);
-            r->remote_rate = rate(k->remote_sent, pk->remote_sent, dt);
+            r->alloc_rate = hkss_rate(k->allocs, pk->allocs, dt);
+            r->free_rate = hkss_rate(k->frees, pk->frees, dt);
+            r->refill_rate = hkss_rate(k->refills, pk->refills, dt);
+            r->remote_rate = hkss_rate(k->remote_sent, pk->remote_sent, dt);
             r->uh_pct = r->sll_pct = -1;
             r->live_blocks = hkss_sub0(k->allocs, k->frees);
             r->live_bytes = hkss_sub0(k->bytes_alloc, k->bytes_freed);
@@ -232,8 +201,8 @@ static int build(top_sampler *s, top_view *v, char *err, size_t errlen) {
     v->os_unmap = b->os_unmap;
     v->os_map_bytes = b->os_map_bytes;
     v->os_unmap_bytes = b->os_unmap_bytes;
-    v->os_map_rate = rate(b->os_map, pb->os_map, dt);
-    v->os_unmap_rate = rate(b->os_unmap, pb->os_unmap, dt);
+    v->os_map_rate = hkss_rate(b->os_map, pb->os_map, dt);
+    v->os_unmap_rate = hkss_rate(b->os_unmap, pb->os_unmap, dt);
     v->committed = g->committed_bytes;
     v->arena_base = g->arena_base;
     v->arena_size = g->arena_size;
@@ -245,7 +214,7 @@ static int build(top_sampler *s, top_view *v, char *err, size_t errlen) {
 
     /* threads: live blocks, then the retired and shared blocks */
     v->nthreads = 0;
-    if (grow((void **)&v->threads, &v->threads_alloc, c->nthreads + 2, sizeof(top_thread_row)))
+    if (hkss_grow((void **)&v->threads, &v->threads_alloc, c->nthreads + 2, sizeof(top_thread_row)))
         return oom(err, errlen);
     for (uint32_t i = 0; i < c->nthreads; i++) {
         top_thread_row *r = &v->threads[v->nthreads++];
@@ -270,47 +239,28 @@ static int build(top_sampler *s, top_view *v, char *err, size_t errlen) {
     v->nlocks = 0;
     v->lock_acq = v->lock_contended = 0;
     uint64_t prev_acq = 0;
-    if (grow((void **)&v->locks, &v->locks_alloc, c->nlocks, sizeof(top_lock_row)))
+    if (hkss_grow((void **)&v->locks, &v->locks_alloc, c->nlocks, sizeof(top_lock_row)))
         return oom(err, errlen);
     for (uint32_t i = 0; i < c->nlocks; i++) {
-        const hkss_lock *l = &c->locks[i];
+        const hkss_lock *l = &c->locks[i], *pl = hkss_lock_by_id(p, l->c.id);
         top_lock_row *lr = &v->locks[v->nlocks++];
         memset(lr, 0, sizeof *lr);
         memcpy(lr->name, l->name, sizeof lr->name);
         lr->id = l->c.id;
-        lr->acquisitions = l->c.acquisitions;
-        lr->contended = l->c.contended;
-        lr->wait_ns = l->c.wait_ns;
-        lr->wait_max_ns = l->c.wait_max_ns;
-        lr->hold_ns = l->c.hold_ns;
-        lr->hold_count = l->c.hold_count;
-        lr->hold_max_ns = l->c.hold_max_ns;
-        lr->switches = l->c.owner_switches;
-        uint64_t pa = 0;
-        for (uint32_t j = 0; j < p->nlocks; j++)
-            if (p->locks[j].c.id == l->c.id) { pa = p->locks[j].c.acquisitions; break; }
-        lr->acq_rate = rate(lr->acquisitions, pa, dt);
-        lr->contended_pct = hkss_pct(lr->contended, lr->acquisitions);
-        v->lock_acq += lr->acquisitions;
-        v->lock_contended += lr->contended;
-        prev_acq += pa;
+        hkss_lock_figures_of(l, pl, dt, &lr->fig);
+        lr->contended_pct = hkss_pct(lr->fig.contended, lr->fig.acquisitions);
+        v->lock_acq += lr->fig.acquisitions;
+        v->lock_contended += lr->fig.contended;
+        prev_acq += pl ? pl->c.acquisitions : 0;
     }
-    v->lock_acq_rate = rate(v->lock_acq, prev_acq, dt);
+    v->lock_acq_rate = hkss_rate(v->lock_acq, prev_acq, dt);
     v->lock_contended_pct = hkss_pct(v->lock_contended, v->lock_acq);
     return HKSS_OK;
 }
 
-int sampler_next(top_sampler *s, top_view *v, char *err, size_t errlen) {
-    if (s->samples) {
-        hkss_snapshot t = s->prev;
-        s->prev = s->cur;
-        s->cur = t;
-        s->have_prev = 1;
-    }
-    int rc = hkss_read(s->seg, &s->cur, err, errlen);
-    if (rc) return rc;
-    s->samples++;
-    return build(s, v, err, errlen);
+int sampler_next(hkss_sampler *s, top_view *v, char *err, size_t errlen) {
+    int rc = hkss_sampler_next(s, err, errlen);
+    return rc ? rc : build(s, v, err, errlen);
 }
 
 /* ---- ordering -------------------------------------------------------- */
@@ -374,8 +324,8 @@ void sort_threads(top_view *v, int reverse) {
 
 static int cmp_locks(const void *a, const void *b) {
     const top_lock_row *x = a, *y = b;
-    int d = (x->wait_ns < y->wait_ns) - (x->wait_ns > y->wait_ns);
-    if (!d) d = (x->acquisitions < y->acquisitions) - (x->acquisitions > y->acquisitions);
+    int d = (x->fig.wait_ns < y->fig.wait_ns) - (x->fig.wait_ns > y->fig.wait_ns);
+    if (!d) d = (x->fig.acquisitions < y->fig.acquisitions) - (x->fig.acquisitions > y->fig.acquisitions);
     if (!d) d = (x->id > y->id) - (x->id < y->id);
     return sort_rev ? -d : d;
 }

@@ -15,7 +15,7 @@
 
 typedef struct scr {
     const top_opts *o;
-    top_sampler smp;
+    hkss_sampler smp;
     top_view v;
     int  have_view;
     int  view, sort, rev, paused, help, exited, scroll;
@@ -40,6 +40,20 @@ void put_line(int y, int cols, int attr, const char *s) {
     addnstr(s, n);
     if (attr == A_REVERSE) for (int i = n; i < cols; i++) addch(' ');
     if (attr) attroff(attr);
+}
+
+int table_top(int y0, int rows, int cols, const char *title, const char *heading, uint32_t n,
+              int *scroll) {
+    put_line(y0, cols, A_BOLD, title);
+    if (rows <= 1) return -1;
+    put_line(y0 + 1, cols, A_REVERSE, heading);
+    int avail = rows - 2;
+    if (scroll) {
+        int max_scroll = (int)n > avail ? (int)n - avail : 0;
+        if (*scroll > max_scroll) *scroll = max_scroll;
+        if (*scroll < 0) *scroll = 0;
+    }
+    return avail;
 }
 
 static const char *const help_text[] = {
@@ -240,7 +254,7 @@ int screen_run(const top_opts *o) {
         const char *t = getenv("TERM");
         fprintf(stderr, "hakmem-top: cannot start the screen (TERM=%s); use -b for batch output\n",
                 t ? t : "");
-        if (attached) sampler_close(&s.smp);
+        if (attached) hkss_sampler_close(&s.smp);
         return 1;
     }
     cbreak();
@@ -270,6 +284,6 @@ int screen_run(const top_opts *o) {
     endwin();
     delscreen(term);
     view_free(&s.v);
-    sampler_close(&s.smp);
+    hkss_sampler_close(&s.smp);
     return 0;
 }

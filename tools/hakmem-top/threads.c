@@ -8,22 +8,17 @@
 #define THR_FMT "%-10s %8s %8s %8s %8s %8s %6s %6s %8s %8s %8s %8s %9s"
 
 void threads_draw(int y0, int rows, int cols, top_view *v, int reverse, int *scroll) {
-    char buf[512];
+    char buf[512], head[512];
     if (rows <= 0) return;
     sort_threads(v, reverse);
     uint32_t live = v->nthreads >= 2 ? v->nthreads - 2 : 0;
     snprintf(buf, sizeof buf, "Threads - %u live blocks%s, sorted by ALLOC/s%s", live,
              v->threads_overflow ? " (some threads not shown: segment full)" : "",
              reverse ? " (reversed)" : "");
-    put_line(y0, cols, A_BOLD, buf);
-    if (rows <= 1) return;
-    snprintf(buf, sizeof buf, THR_FMT, "TID", "OS_TID", "ALLOC/s", "FREE/s", "ALLOCS", "FREES", "UH%",
+    snprintf(head, sizeof head, THR_FMT, "TID", "OS_TID", "ALLOC/s", "FREE/s", "ALLOCS", "FREES", "UH%",
              "SLL%", "REFILL/s", "DRAIN/s", "RSENT/s", "RRECV/s", "NET");
-    put_line(y0 + 1, cols, A_REVERSE, buf);
-    int avail = rows - 2;
-    int max_scroll = (int)v->nthreads > avail ? (int)v->nthreads - avail : 0;
-    if (*scroll > max_scroll) *scroll = max_scroll;
-    if (*scroll < 0) *scroll = 0;
+    int avail = table_top(y0, rows, cols, buf, head, v->nthreads, scroll);
+    if (avail < 0) return;
     for (int i = 0; i < avail && (uint32_t)(i + *scroll) < v->nthreads; i++) {
         const top_thread_row *t = &v->threads[i + *scroll];
         char id[16], os[16], a[16], f[16], na[16], nf[16], uh[16], sl[16], rf[16], dr[16], rs[16], rr[16];

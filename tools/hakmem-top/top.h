@@ -59,8 +59,8 @@ typedef struct top_thread_row {
 typedef struct top_lock_row {
     char     name[HKS_LOCK_NAME];
     uint32_t id;
-    uint64_t acquisitions, contended, wait_ns, wait_max_ns, hold_ns, hold_count, hold_max_ns, switches;
-    double   acq_rate, contended_pct;
+    hkss_lock_figures fig;    /* counters and rates                       */
+    double   contended_pct;
 } top_lock_row;
 
 /* One sample turned into figures. */
@@ -92,20 +92,11 @@ typedef struct top_view {
     uint32_t        nlocks, locks_alloc;
 } top_view;
 
-/* ---- sample.c -------------------------------------------------------- */
-typedef struct top_sampler {
-    hkss_segment *seg;
-    pid_t        pid;         /* 0 for a file                             */
-    hkss_snapshot cur, prev;
-    int          have_prev;
-    long         samples;
-    int          exited;      /* the target is gone                       */
-} top_sampler;
-
-int  sampler_open(top_sampler *s, const top_opts *o, char *err, size_t errlen);
+/* ---- sample.c: views of a sampler's samples (stats_reader.h) ---------- */
+/* hkss_sampler_open on -p PID or --segment FILE. */
+int  sampler_open(hkss_sampler *s, const top_opts *o, char *err, size_t errlen);
 /* Take a sample and build `v`.  Returns HKSS_OK or an error. */
-int  sampler_next(top_sampler *s, top_view *v, char *err, size_t errlen);
-void sampler_close(top_sampler *s);
+int  sampler_next(hkss_sampler *s, top_view *v, char *err, size_t errlen);
 void view_free(top_view *v);
 
 /* Sort columns of the classes view. */
@@ -161,5 +152,11 @@ void threads_draw(int y0, int rows, int cols, top_view *v, int reverse, int *scr
 void locks_draw(int y0, int rows, int cols, top_view *v, int reverse, int *scroll);
 /* One line, truncated to cols and padded (curses helper, screen.c). */
 void put_line(int y, int cols, int attr, const char *s);
+/* The top of a view's table (screen.c): its title (bold) on line y0 and,
+ * when rows > 1, its column heading (reverse) on y0 + 1.  With `scroll`,
+ * clamps *scroll so that n table rows fill the lines below.  Returns the
+ * lines left below the heading, or -1 when it did not fit. */
+int  table_top(int y0, int rows, int cols, const char *title, const char *heading, uint32_t n,
+               int *scroll);
 
 #endif
