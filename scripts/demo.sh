@@ -96,8 +96,9 @@ grep -v '^GAP: ' "$OUT/capture.txt"
 [ $rc -eq 3 ] && die "the trace lost events (see above; a capture of other programs running at the
 same time, on the same session daemon, can cause this: run the demo again)"
 [ $rc -eq 0 ] || die "hakmem-trace exited with status $rc"
-# The session daemon is shared: a program another capture traces at the
-# same time shows up in this trace too.  The workload's pid keeps it apart.
+# The session daemon is shared: unless hakmem-trace could isolate its
+# command (root), a program another capture traces at the same time shows
+# up in this trace too.  The workload's pid keeps it apart.
 pid=$(sed -n 's/^demo_workload: .*(pid \([0-9]*\))$/\1/p' "$OUT/capture.txt")
 [ -n "$pid" ] || die "the workload did not print its pid"
 note "How to read it: hakmem:malloc and hakmem:free are the program's calls (the

@@ -2,8 +2,8 @@
 # capture, independently of hakmem's own reader (tests/trace/trace_capture.sh).
 #   awk -v pid=P -v child=C -v mark_begin=B -v mark_end=E -v child_mark=M \
 #       -f check_events.awk babeltrace2.txt
-# Only events of vpid P and C are checked (a shared session daemon may
-# record other processes).  Prints:
+# Only events of vpid P and C are checked (trace_capture.sh checks that
+# there are no others).  Prints:
 #   count NAME N          events per name (both processes)
 #   bad NAME: why: line   a field that is not plausible (at most 30)
 #   stage S N             sp_acquire events per stage

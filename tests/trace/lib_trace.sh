@@ -10,8 +10,9 @@
 # Tests use the real lttng-sessiond: hakmem-trace starts one if none runs
 # and stops it afterwards.  The private LTTNG_HOME isolates a non-root run
 # from the user's session daemon and ~/.lttngrc; root always shares the
-# system daemon (/var/run/lttng), so sessions are uniquely named and events
-# are filtered by the workload's vpid.
+# system daemon (/var/run/lttng), so sessions are uniquely named, and
+# hakmem-trace records only its command's processes (time namespace +
+# filter: tests/trace/trace_isolation.sh).
 
 . "$(dirname "$0")/../lib.sh"
 
@@ -64,25 +65,4 @@ ht_stop_sessiond() {
         done
     fi
     HT_SD_PID=""
-}
-
-# Loss in trace DIR that belongs only to other processes: the session daemon
-# is shared, so a capture running at the same time elsewhere (another
-# test, another user of root's daemon) can show up in our session, and if
-# it records a different event set its threads look gappy here.  True when
-# nothing was discarded and every thread with a gap has a vpid that is not
-# one of PIDS.
-ht_loss_is_foreign() { # dir pid...
-    d=$1; shift
-    "$HT_TRACE" stat --threads --allow-gaps "$d" >"$HK_TMP/foreign.txt" 2>&1 || return 1
-    grep -q '^events discarded: 0$' "$HK_TMP/foreign.txt" || return 1
-    grep -q '^packets discarded' "$HK_TMP/foreign.txt" && return 1
-    awk 'NF == 7 && $1 ~ /^[0-9]+$/ && $6 > 0 { print $1 }' "$HK_TMP/foreign.txt" |
-        sort -u >"$HK_TMP/foreign.vpids"
-    [ -s "$HK_TMP/foreign.vpids" ] || return 1
-    for p in "$@"; do
-        grep -qx "$p" "$HK_TMP/foreign.vpids" && return 1
-    done
-    echo "note: loss only in other processes' threads (vpid $(tr '\n' ' ' <"$HK_TMP/foreign.vpids")): a concurrent capture on the shared session daemon"
-    return 0
 }

@@ -5,7 +5,8 @@
 # started.  Root always shares the system daemon, which other tests may
 # have started, so as root the capture runs as user nobody with a private
 # home (a per-user daemon that certainly does not run yet); a non-root run
-# gets the same from its private LTTNG_HOME.
+# gets the same from its private LTTNG_HOME.  A normal user cannot isolate
+# the command (no time namespace): the note saying so is checked too.
 . "$(dirname "$0")/lib_trace.sh"
 ht_setup
 
@@ -44,6 +45,10 @@ grep -q 'started lttng-sessiond (pid [0-9]*)' "$HK_TMP/err" ||
 grep -q 'hakmem-trace: no events lost' "$HK_TMP/err" ||
     { cat "$HK_TMP/err" >&2; hk_fail "the capture did not complete"; }
 grep -q 'hakmem:malloc ' "$HK_TMP/err" || { cat "$HK_TMP/err" >&2; hk_fail "no malloc events recorded"; }
+# A normal user may not create a time namespace: hakmem-trace cannot keep
+# other traced programs of that user out of the trace, and says so.
+grep -q '^hakmem-trace: note: cannot isolate CMD (time namespace: Operation not permitted)' "$HK_TMP/err" ||
+    { cat "$HK_TMP/err" >&2; hk_fail "no note that the capture is not isolated"; }
 i=0
 while [ $i -lt 50 ] && [ -n "$(user_sessiond)" ]; do sleep 0.1; i=$((i + 1)); done
 [ -z "$(user_sessiond)" ] || hk_fail "the session daemon hakmem-trace started is still running: $(user_sessiond)"

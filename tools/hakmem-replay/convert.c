@@ -12,6 +12,15 @@
  * file (the replay reproduces the double free); a free of a pointer the
  * trace never returned is dropped (nothing to replay it with); a pointer
  * returned while still live is a new object (the old one leaks).
+ * Exit-time frees: a process that exits normally runs liblttng-ust's
+ * destructors, which free tables allocated before the process was
+ * registered with the session, so those mallocs are not in the trace.
+ * Such frees are recognized by where they are: the unknown frees that end
+ * a process's replay events (nothing but other unknown frees, free(NULL)
+ * and thread exits after them).  They are held back per process until
+ * its next event; if one comes, they were in the middle of the workload
+ * and are reported one by one like any other; those still held at the
+ * end are only counted (one line).  Both kinds are dropped.
  * Lost events (discarded-events messages, gaps in hakmem's `seq`) refuse
  * the conversion unless --allow-gaps.  With --overlap, a block that
  * overlaps another live block (not at the same address) is reported too
@@ -73,6 +82,17 @@ struct displaced {
 
 struct oinfo { uint32_t born, died; };
 
+#define MAX_PROCS 1024
+
+/* A process's unknown frees not yet reported (see the header): the first
+ * ones (as many as a report can print) and how many. */
+struct held_at { struct loc l; uint64_t ptr; };
+struct held {
+    uint64_t n;
+    size_t nat, cap;
+    struct held_at *at;
+};
+
 enum { AN_DEAD, AN_UNKNOWN, AN_LIVE, AN_OVERLAP, AN_NKIND };
 
 struct conv {
@@ -93,15 +113,18 @@ struct conv {
     struct th_ent *tm;
     size_t tm_cap, tm_n;
     struct th_ent *last_th;
-    int64_t procs[1024];
+    int64_t procs[MAX_PROCS];
     unsigned nprocs;
+    struct held held[MAX_PROCS];
     struct displaced disp[DISPLACED_MAX];
     size_t ndisp;
     struct oinfo *oi;
     size_t oi_cap;
     /* counts */
     uint64_t read, replay_in, other_prov, null_frees, failed_calls, lost, other_pid;
+    uint64_t exit_frees;          /* unknown frees at a process's end */
     uint64_t shown[AN_NKIND + 1];
+    uint64_t show_max;            /* reports printed per kind */
     struct hkf_anomalies an;
     int warned_vtid, warned_procs;
 };
@@ -212,7 +235,7 @@ static struct loc loc_of(const struct conv *c, const struct hkr_event *ev, uint3
 static void anomaly(struct conv *c, int kind, const struct loc *l, const char *what,
                     uint64_t addr, uint32_t obj)
 {
-    if (c->shown[kind]++ >= SHOW_PER_KIND) return;
+    if (c->shown[kind]++ >= c->show_max) return;
     char at[160] = "", idx[48] = "";
     if (obj != HKF_NOOBJ && obj < c->oi_cap) {
         const struct oinfo *o = &c->oi[obj];
@@ -226,6 +249,41 @@ static void anomaly(struct conv *c, int kind, const struct loc *l, const char *w
     warnmsg("%strace event %" PRIu64 " (thread %u, vtid %" PRId64 ", +%" PRId64 ".%09" PRId64
             "s): %s 0x%" PRIx64 "%s", idx, l->trace_index, l->thread, l->vtid,
             l->rel_ns / 1000000000, l->rel_ns % 1000000000, what, addr, at);
+}
+
+static const char UNKNOWN_FREE[] = "free of a pointer the trace never returned (dropped):";
+
+/* An unknown free: held until its process shows whether it was exiting. */
+static int hold_unknown(struct conv *c, uint16_t proc, const struct loc *l, uint64_t ptr)
+{
+    struct held *h = &c->held[proc];
+    if (h->nat < c->show_max) {
+        if (h->nat == h->cap) {
+            size_t ncap = h->cap ? h->cap * 2 : SHOW_PER_KIND;
+            struct held_at *n = realloc(h->at, ncap * sizeof *n);
+            if (!n) return -1;
+            h->at = n;
+            h->cap = ncap;
+        }
+        h->at[h->nat].l = *l;
+        h->at[h->nat].ptr = ptr;
+        h->nat++;
+    }
+    h->n++;
+    return 0;
+}
+
+/* Process proc did something else: its held frees were not at its exit. */
+static void release_unknown(struct conv *c, uint16_t proc)
+{
+    struct held *h = &c->held[proc];
+    if (!h->n) return;
+    c->an.unknown_frees += h->n;
+    for (size_t i = 0; i < h->nat; i++)
+        anomaly(c, AN_UNKNOWN, &h->at[i].l, UNKNOWN_FREE, h->at[i].ptr, HKF_NOOBJ);
+    c->shown[AN_UNKNOWN] += h->n - h->nat;   /* counted in "... and N more" */
+    h->n = 0;
+    h->nat = 0;
 }
 
 static void report_live(struct conv *c, const struct displaced *d)
@@ -272,6 +330,13 @@ static uint32_t take_displaced(struct conv *c, uint16_t proc, uint64_t addr, int
         return x;
     }
     return HKF_NOOBJ;
+}
+
+static int has_displaced(const struct conv *c, uint16_t proc, uint64_t addr)
+{
+    for (size_t i = 0; i < c->ndisp; i++)
+        if (!c->disp[i].partial && c->disp[i].addr == addr && c->disp[i].proc == proc) return 1;
+    return 0;
 }
 
 /* Object x ended: by a free (confirm its pending overlaps: it was live when
@@ -409,6 +474,9 @@ static int on_event(const struct hkr_event *ev, void *arg)
     const int new_thread = te->idx == UINT32_MAX || te->renew;
     uint16_t proc;
     if (proc_of(c, ev->vpid, &proc)) return fail(c, "more than 1024 processes in the trace");
+    /* Held unknown frees stay held only across other unknown frees (the
+     * FREE case decides), free(NULL) and thread exits. */
+    if (ev->id != HKR_EV_FREE && ev->id != HKR_EV_THREAD_EXIT) release_unknown(c, proc);
     if (c->nprocs > 1 && !c->warned_procs) {
         c->warned_procs = 1;
         warnmsg("convert: the trace holds several processes; their events are replayed in one "
@@ -441,8 +509,9 @@ static int on_event(const struct hkr_event *ev, void *arg)
         if (!e || !e->live) {
             /* Two live objects at ptr (a live return): the current one is
              * already freed, so this free is the older one's. */
-            uint32_t x = take_displaced(c, proc, ptr, 1);
-            if (x != HKF_NOOBJ) {
+            if (has_displaced(c, proc, ptr)) {
+                release_unknown(c, proc);
+                uint32_t x = take_displaced(c, proc, ptr, 1);
                 r.kind = HKF_FREE;
                 r.ref = x;
                 died(c, x);
@@ -450,12 +519,10 @@ static int on_event(const struct hkr_event *ev, void *arg)
             }
         }
         if (!e || e->obj == HKF_NOOBJ) {
-            c->an.unknown_frees++;
             struct loc l = loc_of(c, ev, r.thread, 0);
-            anomaly(c, AN_UNKNOWN, &l, "free of a pointer the trace never returned (dropped):",
-                    ptr, HKF_NOOBJ);
-            return 0;
+            return hold_unknown(c, proc, &l, ptr) ? fail(c, "out of memory") : 0;
         }
+        release_unknown(c, proc);
         r.kind = HKF_FREE;
         r.ref = e->obj;
         if (!e->live) {
@@ -552,13 +619,15 @@ static void conv_usage(FILE *f)
 {
     fprintf(f,
         "usage: " PROG " convert TRACE_DIR -o FILE.hkr [--allow-gaps] [--source hakmem|libc]\n"
-        "                        [--pid PID] [--overlap]\n"
+        "                        [--pid PID] [--overlap] [--all-anomalies]\n"
         "  -o, --output FILE   the .hkr file to write (required)\n"
         "  -g, --allow-gaps    convert even when the trace lost events\n"
         "  -s, --source S      hakmem (hakmem:* replay set) or libc (lttng_ust_libc:*);\n"
         "                      default: whichever replay event comes first\n"
         "  -p, --pid PID       only the events of process PID (vpid)\n"
-        "  -O, --overlap       also report blocks that overlap a live block (slower)\n");
+        "  -O, --overlap       also report blocks that overlap a live block (slower)\n"
+        "  -a, --all-anomalies report every anomaly (default: the first 5 of each\n"
+        "                      kind, then how many more)\n");
 }
 
 int cmd_convert(int argc, char **argv)
@@ -569,20 +638,23 @@ int cmd_convert(int argc, char **argv)
         { "source", required_argument, NULL, 's' },
         { "pid", required_argument, NULL, 'p' },
         { "overlap", no_argument, NULL, 'O' },
+        { "all-anomalies", no_argument, NULL, 'a' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     static struct conv c;
     memset(&c, 0, sizeof c);
     c.only_pid = -1;
+    c.show_max = SHOW_PER_KIND;
     const char *out = NULL;
     int ch;
     uint64_t v;
     opterr = 0;
     int want_overlap = 0;
-    while ((ch = getopt_long(argc, argv, "o:gs:p:hO", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "o:gs:p:hOa", opts, NULL)) != -1) {
         switch (ch) {
         case 'O': want_overlap = 1; break;
+        case 'a': c.show_max = UINT64_MAX; break;
         case 'o': out = optarg; break;
         case 'g': c.allow_gaps = 1; break;
         case 's':
@@ -644,6 +716,7 @@ int cmd_convert(int argc, char **argv)
         goto out;
     }
     for (size_t i = 0; i < c.ndisp; i++) report_live(&c, &c.disp[i]);
+    for (unsigned i = 0; i < c.nprocs; i++) c.exit_frees += c.held[i].n;
     c.an.lost_events = c.lost;
     hkf_writer_set_source(c.w, c.prov == HKR_PROV_HAKMEM ? HKF_SRC_HAKMEM : HKF_SRC_LIBC);
     uint64_t events = hkf_writer_events(c.w), objects = hkf_writer_next_obj(c.w), bytes = 0;
@@ -655,9 +728,9 @@ int cmd_convert(int argc, char **argv)
     }
     double secs = now_sec() - t0, cpu = cpu_sec() - c0;
     for (int k = 0; k < AN_NKIND; k++)
-        if (c.shown[k] > SHOW_PER_KIND)
-            warnmsg("convert: ... and %" PRIu64 " more like the above",
-                    c.shown[k] - SHOW_PER_KIND);
+        if (c.shown[k] > c.show_max)
+            warnmsg("convert: ... and %" PRIu64 " more like the above (--all-anomalies "
+                    "shows them)", c.shown[k] - c.show_max);
     if (c.other_prov)
         warnmsg("convert: ignored %" PRIu64 " %s events (the trace has both providers; "
                 "--source picks one)", c.other_prov,
@@ -678,6 +751,10 @@ int cmd_convert(int argc, char **argv)
            " unknown pointers (dropped), %" PRIu64 " pointers returned while live\n",
            c.an.dead_ops, c.an.unknown_frees, c.an.live_returns - c.overlaps);
     if (c.ovl) printf("  overlaps: %" PRIu64 " blocks overlapped a live block\n", c.overlaps);
+    if (c.exit_frees)
+        printf("  at exit: %" PRIu64 " frees of pointers the trace never returned, after "
+               "their process's last call (liblttng-ust's exit-time frees; dropped)\n",
+               c.exit_frees);
     if (c.null_frees || c.failed_calls)
         printf("  also: %" PRIu64 " free(NULL) (dropped), %" PRIu64 " failed calls (kept)\n",
                c.null_frees, c.failed_calls);
@@ -688,5 +765,6 @@ out:
     free(c.am);
     free(c.tm);
     free(c.oi);
+    for (unsigned i = 0; i < c.nprocs; i++) free(c.held[i].at);
     return status;
 }

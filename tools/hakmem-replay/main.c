@@ -30,7 +30,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: " PROG " convert TRACE_DIR -o FILE.hkr [--allow-gaps] [--source hakmem|libc]\n"
-        "                        [--pid PID] [--overlap]\n"
+        "                        [--pid PID] [--overlap] [--all-anomalies]\n"
         "       " PROG " info FILE.hkr [--threads]\n"
         "       " PROG " dump FILE.hkr [--from N] [--count N]\n"
         "       " PROG " run [--serial [--one-thread]] [--check] [--stop-at N] FILE.hkr\n"

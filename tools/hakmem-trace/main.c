@@ -10,6 +10,9 @@
  * blocking per-user channel and vpid/vtid contexts, run CMD with
  * libhakmem.so, libhakmem-tp.so and liblttng-ust-fork.so preloaded, tear
  * the session down and print what was recorded and what was lost.
+ * Only CMD and its descendants are recorded when hakmem-trace may create a
+ * time namespace (root): see session.h; otherwise a note says that other
+ * programs traced through the same daemon are recorded too.
  * Exit status: CMD's (128+N when killed by signal N); 1 when hakmem-trace
  * itself fails; 2 on a usage error; 127 when CMD cannot be run; 3 when CMD
  * succeeded but the trace lost events.  docs/man/hakmem-trace.1.
@@ -55,10 +58,15 @@ static void usage(FILE *f)
         "       hakmem-trace stat [--threads] [--allow-gaps] DIR\n"
         "\n"
         "Run CMD under hakmem with an LTTng session recording the hakmem\n"
-        "tracepoints, then report events recorded and events lost.\n"
+        "tracepoints, then report events recorded and events lost.  As root,\n"
+        "only CMD and its descendants are recorded (they run in a time\n"
+        "namespace of their own); otherwise every program traced through the\n"
+        "same lttng-sessiond meanwhile is recorded too.\n"
         "\n"
         "  -o, --output DIR      trace directory (created mode 0700; must not\n"
-        "                        exist or be empty; default ./hakmem-trace-DATE-PID)\n"
+        "                        exist or be empty; default\n"
+        "                        ./hakmem-trace-DATE-TIME-PID, local time,\n"
+        "                        e.g. hakmem-trace-20250131-142502-4242)\n"
         "  -e, --events SET      replay (malloc/free/... only), boxes (box and\n"
         "                        lock events), all (default)\n"
         "  -u, --url URL         stream to an lttng-relayd (net://HOST[:PORTS])\n"
@@ -369,12 +377,26 @@ static int cmd_capture(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct lt lt;
-    if (lt_init(&lt, verbose) != 0 || lt_ensure_sessiond(&lt) != 0 ||
-        lt_session_setup(&lt, outdir, url, &ch, evlist) != 0 || got_signal) {
-        if (got_signal) fprintf(stderr, "hakmem-trace: interrupted\n");
-        cleanup(&lt, outdir, created);
-        return got_signal ? 128 + got_signal : 1;
+    if (lt_init(&lt, verbose) != 0 || lt_ensure_sessiond(&lt) != 0 || got_signal) goto fail;
+    /* After the daemon is up (one we start stays in our namespace): from
+     * here on, our children and all their descendants are told apart from
+     * the other programs on the shared daemon by their time namespace. */
+    uint64_t ns;
+    char filter[64];
+    const int isolated = lt_isolate_children(&ns) == 0;
+    if (isolated) {
+        snprintf(filter, sizeof filter, "$ctx.time_ns == %llu", (unsigned long long)ns);
+        if (verbose)
+            fprintf(stderr, "hakmem-trace: CMD runs in time namespace %llu; only its "
+                    "processes are recorded\n", (unsigned long long)ns);
+    } else {
+        fprintf(stderr, "hakmem-trace: note: cannot isolate CMD (time namespace: %s): every "
+                "program traced through the same session daemon meanwhile is recorded too\n",
+                strerror(errno));
     }
+    if (lt_session_setup(&lt, outdir, url, &ch, evlist, isolated ? filter : NULL) != 0 ||
+        got_signal)
+        goto fail;
     if (verbose) fprintf(stderr, "hakmem-trace: session %s, LD_PRELOAD=%s\n", lt.name, preload);
 
     int status = run_cmd(cmd, preload);
@@ -403,18 +425,24 @@ static int cmd_capture(int argc, char **argv)
             return 1;
         }
         hkr_free_dirs(dirs, n);
+        /* Nothing registered: CMD never loaded the probes (a static or
+         * setuid program, or LD_PRELOAD dropped on the way). */
+        static const char never[] = "hakmem-trace: WARNING: no events were recorded: %s "
+            "never registered with LTTng (static or setuid program, or LD_PRELOAD removed?)\n";
         if (n == 0) {
-            /* Nothing registered: CMD never loaded the probes (a static or
-             * setuid program, or LD_PRELOAD dropped on the way). */
             rmdir(outdir);
-            fprintf(stderr, "hakmem-trace: WARNING: no events were recorded: %s never "
-                    "registered with LTTng (static or setuid program, or LD_PRELOAD "
-                    "removed?)\n", cmd[0]);
+            fprintf(stderr, never, cmd[0]);
             return status;
         }
         fprintf(stderr, "hakmem-trace: trace: %s\n", outdir);
         struct summary_opts o = { 0, stderr };
         if (summarize(outdir, &o, &s) != 0) return 1;
+        /* Buffers without events: another program of the same user
+         * registered meanwhile (the filter kept its events out). */
+        if (s.events == 0) {
+            fprintf(stderr, never, cmd[0]);
+            return status;
+        }
     }
     uint64_t lost_events = discarded > s.discarded_events ? discarded : s.discarded_events;
     if (lost_events || lost || s.discarded_packets || s.seq_gaps) {
@@ -426,11 +454,22 @@ static int cmd_capture(int argc, char **argv)
                 (unsigned long long)lost_events,
                 (unsigned long long)(lost > s.discarded_packets ? lost : s.discarded_packets),
                 (unsigned long long)s.seq_gaps, (unsigned long long)s.seq_lost);
+        /* hakmem numbers every event it emits, and LTTng enables an event in
+         * every registered program as soon as any session names it. */
+        if (strcmp(events, "all") && !lost_events && !lost && !s.discarded_packets)
+            fprintf(stderr, "hakmem-trace: WARNING: only sequence gaps: another session on "
+                    "the daemon may have enabled other hakmem events meanwhile (they are "
+                    "numbered too); --events all is immune to that.\n");
         return status ? status : EXIT_LOSS;
     }
     if (!url) fprintf(stderr, "hakmem-trace: no events lost\n");
     else fprintf(stderr, "hakmem-trace: events discarded: 0\n");
     return status;
+
+fail:
+    if (got_signal) fprintf(stderr, "hakmem-trace: interrupted\n");
+    cleanup(&lt, outdir, created);
+    return got_signal ? 128 + got_signal : 1;
 }
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -245,10 +246,25 @@ void lt_stop_sessiond(struct lt *lt)
         fprintf(stderr, "hakmem-trace: stopped lttng-sessiond (pid %d)\n", (int)pid);
 }
 
-int lt_session_setup(struct lt *lt, const char *outdir, const char *url,
-                     const struct lt_channel *ch, const char *events)
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+int lt_isolate_children(uint64_t *ino)
 {
-    char out[8192], a1[1100], a2[64], a3[64], a4[200];
+    /* A time namespace, not a pid/cgroup/user one: with zero offsets the
+     * program sees the same clocks, pids, cgroups and credentials. */
+    if (unshare(CLONE_NEWTIME) != 0) return -1;
+    struct stat st;
+    if (stat("/proc/self/ns/time_for_children", &st) != 0) return -1;
+    *ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
+int lt_session_setup(struct lt *lt, const char *outdir, const char *url,
+                     const struct lt_channel *ch, const char *events, const char *filter)
+{
+    char out[8192], a1[1100], a2[64], a3[64], a4[200], a5[128] = "";
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(lt->name, sizeof lt->name, "hakmem-trace-%d-%llx%06lx", (int)getpid(),
@@ -267,12 +283,14 @@ int lt_session_setup(struct lt *lt, const char *outdir, const char *url,
     rc = lt_run(lt, out, sizeof out, "add-context", "--userspace", a4, "--channel=hakmem",
                 "--type=vpid", "--type=vtid", NULL);
     if (must(lt, "lttng add-context", rc, out)) return -1;
+    if (filter) snprintf(a5, sizeof a5, "--filter=%s", filter);
+    /* without a filter, the NULL in its place ends the argument list */
     rc = lt_run(lt, out, sizeof out, "enable-event", "--userspace", a4, "--channel=hakmem",
-                events, NULL);
+                events, filter ? a5 : NULL, NULL);
     if (must(lt, "lttng enable-event", rc, out)) return -1;
     /* base addresses of loaded objects, so reports can symbolize callers */
     rc = lt_run(lt, out, sizeof out, "enable-event", "--userspace", a4, "--channel=hakmem",
-                "lttng_ust_statedump:*,lttng_ust_lib:*", NULL);
+                "lttng_ust_statedump:*,lttng_ust_lib:*", filter ? a5 : NULL, NULL);
     if (must(lt, "lttng enable-event", rc, out)) return -1;
     rc = lt_run(lt, out, sizeof out, "start", lt->name, NULL);
     return must(lt, "lttng start", rc, out);

@@ -143,11 +143,18 @@ int summarize(const char *dir, const struct summary_opts *o, struct summary *s)
                 (unsigned long long)(c.shown - MAX_SHOWN));
 
     qsort(c.names, (size_t)c.nnames, sizeof c.names[0], cmp_count);
+    /* One column for the counts: the names' width is the longest name's
+     * (at least 28, the usual table's). */
+    int w = 28;
+    for (int i = 0; i < c.nnames; i++) {
+        size_t l = strlen(c.names[i].name);
+        if (l > (size_t)w) w = l > 200 ? 200 : (int)l;
+    }
     fprintf(o->out, "events recorded: %llu\n", (unsigned long long)st.events);
     for (int i = 0; i < c.nnames; i++)
-        fprintf(o->out, "  %-28s %12llu\n", c.names[i].name, (unsigned long long)c.names[i].n);
+        fprintf(o->out, "  %-*s %12llu\n", w, c.names[i].name, (unsigned long long)c.names[i].n);
     if (c.other_names)
-        fprintf(o->out, "  %-28s %12llu\n", "(other names)", (unsigned long long)c.other_names);
+        fprintf(o->out, "  %-*s %12llu\n", w, "(other names)", (unsigned long long)c.other_names);
 
     const struct hkr_thread_seq *th;
     size_t nth = hkr_seq_threads(c.seq, &th);
