@@ -62,6 +62,7 @@ static pool_kind l25_pool = {
     .dirty_max = (size_t)64 << 20,
     .decay_ns = 100000000,
     .seg_cache_max = 32,
+    .park_max = 4,
     .lock = HAK_LOCK_INIT("l25_pool"),
 };
 

@@ -49,6 +49,7 @@ static pool_kind mid_pool = {
     .dirty_max = (size_t)32 << 20,
     .decay_ns = 100000000,
     .seg_cache_max = 16,
+    .park_max = 4,
     .lock = HAK_LOCK_INIT("mid_pool"),
 };
 

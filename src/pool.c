@@ -56,6 +56,13 @@
  *     So RSS follows the live working set, not the peak.
  *   - Records (pool_seg, pool_tstate) are OS memory, recycled, never
  *     unmapped: a stale pointer to one can always be read safely.
+ *   - The park: empty segments left by exited threads (and orphans that
+ *     emptied) are purged and kept, at most park_max per kind, for the next
+ *     thread that needs a segment, which takes one before asking the arena:
+ *     a stream of short-lived threads would otherwise commit and decommit
+ *     a segment per thread and tier.  Parked segments hold no RSS, only
+ *     commit; malloc_trim releases them, and so does any thread's decay
+ *     pass once none was parked or taken for two decay periods.
  *
  * Block checks (free and usable size)
  *   p must lie in the carved part of a page (one compare against geo.lim,
@@ -69,10 +76,11 @@
  * Ownership hand-over (frees from other threads, orphaned segments and
  * adoption, thread exit, fork) is the pool_owner box: pool_owner.c.
  *
- * Locks: one hak_lock per kind ("mid_pool", "l25_pool"): orphan list,
- * record free lists.  Never held on a fast path, never held while calling
- * the arena (except os_map for a new record chunk), tracepoints after it is
- * released.
+ * Locks: one hak_lock per kind ("mid_pool", "l25_pool"): orphan lists,
+ * the park, record free lists.  Never held on a fast path, never held
+ * while calling the arena (except os_map for a new record chunk, and the
+ * purge of an orphan's emptied page, which must be done before an adopter
+ * can carve its units), tracepoints after it is released.
  */
 #include "pool.h"
 #include "pool_owner.h"
@@ -225,42 +233,69 @@ pool_tstate *pool_tstate_new(pool_kind *k) {
 
 /* ---- segments ---------------------------------------------------------- */
 
-static pool_seg *pool_seg_new(pool_kind *k, pool_tstate *t) {
-    void *base = arena_seg_alloc(1, k->seg_kind);
-    if (!base) return NULL;
+/* A parked segment (most recently parked first), or NULL. */
+static pool_seg *pool_park_take(pool_kind *k) {
+    if (!atomic_load_explicit(&k->nparked, memory_order_relaxed)) return NULL;
     hak_lock_acquire(&k->lock);
-    pool_seg *s = k->free_segs;
-    if (s) k->free_segs = s->next;
-    else s = pool_seg_rec_take(k);
-    hak_lock_release(&k->lock);
-    if (!s) {
-        arena_seg_free(base, 1);
-        errno = ENOMEM;
-        return NULL;
+    pool_seg *s = k->parked;
+    if (s) {
+        slist_unlink(&k->parked, s);
+        atomic_store_explicit(&k->nparked, atomic_load_explicit(&k->nparked, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+        atomic_store_explicit(&k->park_stamp, os_now_ns(), memory_order_relaxed);
     }
-    /* owner first: a stale reader of a recycled record never sees NULL */
-    atomic_store_explicit(&s->owner, t, memory_order_relaxed);
+    hak_lock_release(&k->lock);
+    return s;
+}
+
+static pool_seg *pool_seg_new(pool_kind *k, pool_tstate *t) {
+    /* An exited thread's segment first: no commit now, no decommit then. */
+    pool_seg *s = pool_park_take(k);
+    void *base;
+    if (s) {
+        base = (void *)s->base;
+    } else {
+        base = arena_seg_alloc(1, k->seg_kind);
+        if (!base) return NULL;
+        hak_lock_acquire(&k->lock);
+        s = k->free_segs;
+        if (s) k->free_segs = s->next;
+        else s = pool_seg_rec_take(k);
+        hak_lock_release(&k->lock);
+        if (!s) {
+            arena_seg_free(base, 1);
+            errno = ENOMEM;
+            return NULL;
+        }
+        /* The tiny slab table of a segment that was a SuperSlab may still
+         * hold block sizes; FrontGate reads them first, so clear them. */
+        for (unsigned i = 0; i < HK_SLABS_PER_SEG; i++)
+            arena_slab((char *)base + ((size_t)i << HK_SLAB_SHIFT))->block_size = 0;
+        pool_ctr(k)->segments++;
+    }
+    /* The record is set up while its owner is still POOL_DEAD (never
+     * NULL: a stale reader of a recycled record sees "no block here"), and
+     * names t only once it is complete and reachable: a fork child orphans
+     * every record that names a vanished thread, and adopters trust it. */
     memset(&s->base, 0, sizeof *s - offsetof(pool_seg, base));
     s->base = (uintptr_t)base;
     s->free_mask = POOL_ALL_UNITS;
     s->nfree = POOL_UNITS;
-    /* The tiny slab table of a segment that was a SuperSlab may still hold
-     * block sizes; FrontGate reads them first, so clear them. */
-    for (unsigned i = 0; i < HK_SLABS_PER_SEG; i++)
-        arena_slab((char *)base + ((size_t)i << HK_SLAB_SHIFT))->block_size = 0;
+    arena_segmeta(base)->owner_data = s;
+    atomic_store_explicit(&s->owner, t, memory_order_release);
     slist_link(&t->segs[POOL_SL_AVAIL], s, POOL_SL_AVAIL);
     t->nsegs++;
     pool_note_used(t);
-    arena_segmeta(base)->owner_data = s;
-    pool_ctr(k)->segments++;
     return s;
 }
 
 /* Give a segment that holds no page back to the arena. */
 void pool_seg_release(pool_kind *k, pool_seg *s) {
     void *base = (void *)s->base;
-    arena_segmeta(base)->owner_data = NULL;
+    /* owner first: a fork child orphans (and may reuse) a segment whose
+     * record still names a vanished thread, so that one must be whole */
     atomic_store_explicit(&s->owner, POOL_DEAD, memory_order_release);
+    __atomic_store_n(&arena_segmeta(base)->owner_data, NULL, __ATOMIC_RELEASE);
     s->list = POOL_SL_NONE;
     arena_seg_free(base, 1);
     hak_lock_acquire(&k->lock);
@@ -270,7 +305,51 @@ void pool_seg_release(pool_kind *k, pool_seg *s) {
     pool_ctr(k)->segments_freed++;
 }
 
-/* Unlink an owned, fully free segment from t and release it. */
+/* Caller holds k->lock; s is empty, purged and on no list. */
+int pool_park_push(pool_kind *k, pool_seg *s) {
+    uint32_t n = atomic_load_explicit(&k->nparked, memory_order_relaxed);
+    if (n >= k->park_max) return 0;
+    atomic_store_explicit(&s->owner, POOL_DEAD, memory_order_release);
+    s->cached = 0;
+    slist_link(&k->parked, s, POOL_SL_PARKED);
+    atomic_store_explicit(&k->nparked, n + 1, memory_order_relaxed);
+    atomic_store_explicit(&k->park_stamp, os_now_ns(), memory_order_relaxed);
+    return 1;
+}
+
+void pool_seg_park(pool_kind *k, pool_seg *s) {
+    /* a full park: the decommit of the release drops the pages anyway */
+    if (atomic_load_explicit(&k->nparked, memory_order_relaxed) >= k->park_max) {
+        pool_seg_release(k, s);
+        return;
+    }
+    if (s->dirty_mask) pool_purge_units(s, s->dirty_mask);
+    hak_lock_acquire(&k->lock);
+    int parked = pool_park_push(k, s);
+    hak_lock_release(&k->lock);
+    if (!parked) pool_seg_release(k, s);
+}
+
+size_t pool_park_flush(pool_kind *k) {
+    if (!atomic_load_explicit(&k->nparked, memory_order_relaxed)) return 0;
+    hak_lock_acquire(&k->lock);
+    pool_seg *s = k->parked;
+    k->parked = NULL;
+    atomic_store_explicit(&k->nparked, 0, memory_order_relaxed);
+    hak_lock_release(&k->lock);
+    size_t n = 0;
+    while (s) {
+        pool_seg *next = s->next;
+        s->prev = s->next = NULL;
+        pool_seg_release(k, s);
+        n += HK_SEG_SIZE;
+        s = next;
+    }
+    return n;
+}
+
+/* Unlink an owned, fully free segment from t and give it back: to the
+ * park if t's thread is exiting, else to the arena. */
 void pool_seg_drop(pool_kind *k, pool_tstate *t, pool_seg *s) {
     slist_unlink(&t->segs[s->list == POOL_SL_FULL ? POOL_SL_FULL : POOL_SL_AVAIL], s);
     t->nsegs--;
@@ -278,7 +357,8 @@ void pool_seg_drop(pool_kind *k, pool_tstate *t, pool_seg *s) {
     t->dirty_bytes -= d;
     t->released += d;
     pool_seg_uncache(t, s);
-    pool_seg_release(k, s);
+    if (t->closing) pool_seg_park(k, s);
+    else pool_seg_release(k, s);
 }
 
 /* Purge the dirty units `d` of segment s (owned, or locked orphan). */
@@ -343,6 +423,13 @@ static void pool_decay(pool_kind *k, pool_tstate *t, int page_event) {
             s->aged_mask = s->dirty_mask;
         }
         s = next;
+    }
+    /* What in-place frees left dirty in orphans goes now (bounded anyway);
+     * parked segments no thread took for two periods go back. */
+    pool_orphans_purge(k);
+    if (atomic_load_explicit(&k->nparked, memory_order_relaxed)) {
+        uint64_t ps = atomic_load_explicit(&k->park_stamp, memory_order_relaxed);
+        if (now > ps && now - ps >= 2 * k->decay_ns) pool_park_flush(k);
     }
 }
 
@@ -606,7 +693,7 @@ int pool_free_slow(pool_kind *k, pool_seg *s, pool_geo *g, pool_block *b, uintpt
         if (--t->tick <= 0) pool_gc(k, t);
         return 0;
     }
-    pool_route(k, s, b, pool_may_own(k->id));
+    pool_route(k, s, b);
     return 0;
 }
 

@@ -9,7 +9,9 @@
  * unmapped), the segment records (`pool_seg`, one per 2 MiB arena segment
  * of kind HK_SEG_MID / HK_SEG_L25, reached through
  * arena_segmeta(p)->owner_data, OS memory, recycled, never unmapped), the
- * kind lock ("mid_pool" / "l25_pool", registered by pool_kind_init).
+ * kind's park of empty segments (left by exited threads, purged, taken by
+ * the next thread that needs a segment; at most park_max), the kind lock
+ * ("mid_pool" / "l25_pool", registered by pool_kind_init).
  *
  * Fast paths (inline below, no lock, no atomic RMW, no syscall):
  *   alloc: per-thread per-class LIFO cache pop, else pop from the current
@@ -45,7 +47,8 @@ enum { POOL_MID = 0, POOL_L25 = 1, POOL_KINDS = 2 };
 
 /* Owner values of a segment besides a live pool_tstate pointer. */
 #define POOL_ORPHAN ((pool_tstate *)(uintptr_t)1) /* on the orphan list   */
-#define POOL_DEAD   ((pool_tstate *)(uintptr_t)2) /* record not in use    */
+#define POOL_DEAD   ((pool_tstate *)(uintptr_t)2) /* record not in use, or
+                                                     its segment parked  */
 /* Value of a closed remote queue (its owner is exiting). */
 #define POOL_CLOSED ((uintptr_t)1)
 
@@ -112,7 +115,11 @@ typedef struct pool_seg {
     uint8_t          cached;       /* fully free and kept: decay passes
                                       seen + 1 (0 = not an empty seg)     */
     uint8_t          nfree;        /* units in free_mask                  */
-    uint8_t          pad1[33];
+    uint8_t          pad1;
+    uint32_t         odirty;       /* dirty units freed in place while
+                                      orphaned, not purged yet (counted in
+                                      the kind's orphan_dirty)            */
+    uint8_t          pad2[28];
     pool_geo         geo[POOL_UNITS];       /* per unit; zero if free     */
     pool_page        pages[POOL_UNITS];     /* per page, at its 1st unit  */
 } pool_seg;
@@ -128,7 +135,9 @@ struct pool_tstate {
     int32_t      tick;                    /* frees left until pool_gc     */
     uint8_t      keep;                    /* 0 while closing / trimming   */
     uint8_t      kind;
-    uint16_t     pad0;
+    uint8_t      closing;                 /* thread exit: empty segments
+                                             go to the park               */
+    uint8_t      pad0;
     size_t       dirty_bytes;             /* free, maybe-resident units   */
     size_t       released;                /* bytes given back (trim)      */
     uint64_t     decay_stamp;             /* ns of the last decay pass    */
@@ -176,6 +185,8 @@ typedef struct pool_kind {
                                   long are purged / released               */
     uint32_t    seg_cache_max; /* empty segments kept per thread (or the
                                   thread's recent peak in use, if more)    */
+    uint32_t    park_max;      /* empty segments of exited threads kept
+                                  (purged) for the next thread             */
     /* computed */
     _Atomic int ready;
     uint32_t    bsize[POOL_MAX_CLASSES];
@@ -194,6 +205,11 @@ typedef struct pool_kind {
     pool_seg   *orphans_full;   /* orphaned segments without (owner of both:
                                    POOL_ORPHAN)                            */
     _Atomic uint32_t norphans;  /* segments on `orphans`                    */
+    pool_seg   *parked;         /* empty, purged segments (owner POOL_DEAD,
+                                   still the kind's in the arena), LIFO    */
+    _Atomic uint32_t nparked;
+    _Atomic uint64_t park_stamp; /* ns of the last park push or take        */
+    _Atomic size_t orphan_dirty; /* bytes of the orphans' odirty units      */
     pool_seg   *free_segs;      /* recycled segment records                */
     pool_tstate *free_ts;       /* recycled thread states                  */
     char       *chunk;          /* thread-state record bump area           */
@@ -309,7 +325,7 @@ HK_INLINE int pool_free_fast(pool_kind *k, unsigned id, unsigned tier, void *p) 
 /* ---- engine internals (pool.c), shared with the pool_owner box -------- */
 
 enum { POOL_SL_AVAIL = 0, POOL_SL_FULL = 1, POOL_SL_ORPHAN = 2, POOL_SL_ORPHAN_FULL = 3,
-       POOL_SL_NONE = 4 };
+       POOL_SL_NONE = 4, POOL_SL_PARKED = 5 };
 
 /* Segment records live in chunks of their own, linked from the kind, so
  * that every record can be visited (pool_abandon). */
@@ -415,6 +431,14 @@ int      pool_page_retire(pool_kind *k, pool_tstate *t, pool_page *pg);
 size_t   pool_purge_units(pool_seg *s, uint32_t d);
 size_t   pool_purge(pool_tstate *t, size_t target);
 void     pool_seg_release(pool_kind *k, pool_seg *s);
+/* An empty segment that left its owner (thread exit, or an orphan emptied
+ * by frees): purged and parked for the next thread, or released if the
+ * park is full.  pool_park_push: the same under k->lock for a purged
+ * segment, 1 if parked (else the caller releases it after unlocking). */
+void     pool_seg_park(pool_kind *k, pool_seg *s);
+int      pool_park_push(pool_kind *k, pool_seg *s);
+/* Release every parked segment: bytes given back. */
+size_t   pool_park_flush(pool_kind *k);
 void     pool_seg_drop(pool_kind *k, pool_tstate *t, pool_seg *s);
 int      pool_seg_empty(pool_kind *k, pool_tstate *t, pool_seg *s);
 /* Keep the `keep` newest cached blocks of class c, return the others. */

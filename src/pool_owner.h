@@ -3,12 +3,12 @@
  *
  * Owns: the per-thread MPSC queues of remote frees (push, drain, re-route
  * of misrouted blocks), the kind's orphan lists (segments of exited
- * threads, FIFO, split by "has room"), adoption (by a thread that frees
- * into an orphan or needs a page), the thread-state life cycle (creation
- * for the calling thread, close at thread exit, abandon in a fork child)
- * and malloc_trim of the calling thread's pools.  The per-thread engine
- * (pages, segments, caches) is pool.c; design and invariants are in the
- * header comments of pool.c and pool_owner.c.
+ * threads, FIFO, split by "has room"), frees into orphans (in place),
+ * adoption (by a thread that needs a page), the thread-state life cycle
+ * (creation for the calling thread, close at thread exit, abandon in a
+ * fork child) and malloc_trim of the calling thread's pools.  The
+ * per-thread engine (pages, segments, caches, the park) is pool.c; design
+ * and invariants are in the header comments of pool.c and pool_owner.c.
  * Counters: remote_sent (freer), remote_recv (owner), segments_freed.
  * Lock: the kind lock ("mid_pool" / "l25_pool").
  */
@@ -21,8 +21,8 @@
  * thread may not own anything (it is exiting) or out of memory. */
 pool_tstate *pool_tstate_get(pool_kind *k);
 /* Deliver a tagged block to whoever owns its segment now (the caller is
- * not that owner); `adopt`: the caller may adopt an orphaned segment. */
-void         pool_route(pool_kind *k, pool_seg *s, pool_block *b, int adopt);
+ * not that owner): the owner's queue, or in place if it is orphaned. */
+void         pool_route(pool_kind *k, pool_seg *s, pool_block *b);
 /* Take every block of t's queue back to its page; `closing`: and close
  * the queue for good. */
 void         pool_drain(pool_kind *k, pool_tstate *t, int closing);
@@ -37,7 +37,11 @@ void         pool_tstate_close(pool_kind *k, pool_tstate *t, void **slot);
 /* Thread exit of h's thread (the caller), or in a fork child a thread that
  * vanished (h is not the caller's heap): hand its pools over. */
 void         pool_thread_exit(pool_kind *k, hk_heap *h);
-/* malloc_trim for the calling thread's pools of kind k: bytes released. */
+/* Purge the dirty units that in-place frees left in orphans (any thread's
+ * decay pass, malloc_trim): bytes. */
+size_t       pool_orphans_purge(pool_kind *k);
+/* malloc_trim for the calling thread's pools of kind k, the kind's park
+ * and its orphans' pending purges: bytes released. */
 size_t       pool_trim(pool_kind *k);
 
 #endif
