@@ -46,6 +46,7 @@ typedef struct hk_tls {
     uint8_t     pad;
     uint32_t    pad2;
     uint64_t    tp_seq;      /* per-thread event sequence number          */
+    uint64_t    tp_seq_box;  /* box/lock events' seq; tp_seq: replay set  */
     uint64_t    drain_mask;  /* periodic drain when (frees & mask) == 0   */
 } hk_tls_t;
 

@@ -4,14 +4,21 @@
  * Owns: the tracepoint structures (dynamic probe linkage: libhakmem.so
  * has no DT_NEEDED on any lttng library; the probes live in
  * libhakmem-tp.so, preloaded only for a capture), the per-thread
- * sequence number hk_tls.tp_seq and the per-thread guard hk_tls.tp_guard.
+ * sequence numbers hk_tls.tp_seq (replay set) and hk_tls.tp_seq_box
+ * (every other event), and the per-thread guard hk_tls.tp_guard.
  * Invariants:
  *  - A call-site reaches hk_tp_emit_<ev> only when HK_TP_ENABLED(ev).
  *  - While an event is being written (tp_guard set), nested allocations
  *    made by liblttng-ust are served but not traced, and no nested event
  *    is emitted, so sequence numbers stay dense per thread.
- *  - tp_seq counts the events this thread emitted: 0, 1, 2...  A reader
- *    that sees a jump knows that thread lost events (trace/reader.h).
+ *  - tp_seq counts the replay-set events this thread emitted (malloc,
+ *    free, calloc, realloc, memalign, thread_start, thread_exit: loglevel
+ *    INFO), tp_seq_box the others (box and lock events, DEBUG): 0, 1, 2...
+ *    each.  Two counters because LTTng enables an event in every program
+ *    as soon as any session enables it: a session recording one set would
+ *    otherwise see the other set's numbers as gaps.  A reader that sees a
+ *    jump in one of them knows that thread lost events of that set
+ *    (trace/reader.h, hkr_seq_stream).
  *  - errno is preserved: free() and successful allocations must not
  *    change it, and the ring buffer's slow paths may.
  * Helpers are noinline and cold so the enabled path never costs the fast
@@ -37,91 +44,95 @@
 
 /* Open the guarded region: returns from the helper when already inside
  * one (an event emitted while liblttng-ust itself allocates). */
-#define HKTP_ENTER()                                  \
+#define HKTP_ENTER(ctr)                               \
     hk_tls_t *const t_ = &hk_tls;                     \
     if (HK_UNLIKELY(t_->tp_guard)) return;            \
     t_->tp_guard = 1;                                 \
     const int errno_ = errno;                         \
-    const uint64_t seq_ = t_->tp_seq++
+    const uint64_t seq_ = t_->ctr++
 #define HKTP_LEAVE()                                  \
     errno = errno_;                                   \
     t_->tp_guard = 0
 
-#define HKTP_EMIT(ev, ...)                            \
+/* ctr: the counter of the event's set (tp_seq or tp_seq_box). */
+#define HKTP_EMIT_IN(ctr, ev, ...)                    \
     do {                                              \
-        HKTP_ENTER();                                 \
+        HKTP_ENTER(ctr);                              \
         lttng_ust_do_tracepoint(hakmem, ev, seq_, __VA_ARGS__); \
         HKTP_LEAVE();                                 \
     } while (0)
+/* Box and lock events (loglevel DEBUG) / the replay set (INFO). */
+#define HKTP_EMIT_BOX(ev, ...)    HKTP_EMIT_IN(tp_seq_box, ev, __VA_ARGS__)
+#define HKTP_EMIT_REPLAY(ev, ...) HKTP_EMIT_IN(tp_seq, ev, __VA_ARGS__)
 
 #define HK_TP_FN HK_COLD __attribute__((visibility("hidden")))
 
-HK_TP_FN void hk_tp_emit_ultrahot_hit(unsigned cls) { HKTP_EMIT(ultrahot_hit, cls); }
-HK_TP_FN void hk_tp_emit_ultrahot_miss(unsigned cls) { HKTP_EMIT(ultrahot_miss, cls); }
+HK_TP_FN void hk_tp_emit_ultrahot_hit(unsigned cls) { HKTP_EMIT_BOX(ultrahot_hit, cls); }
+HK_TP_FN void hk_tp_emit_ultrahot_miss(unsigned cls) { HKTP_EMIT_BOX(ultrahot_miss, cls); }
 HK_TP_FN void hk_tp_emit_sll_refill(unsigned cls, unsigned blocks, unsigned cap)
-{ HKTP_EMIT(sll_refill, cls, blocks, cap); }
+{ HKTP_EMIT_BOX(sll_refill, cls, blocks, cap); }
 HK_TP_FN void hk_tp_emit_sll_drain(unsigned cls, unsigned blocks, unsigned reason)
-{ HKTP_EMIT(sll_drain, cls, blocks, reason); }
+{ HKTP_EMIT_BOX(sll_drain, cls, blocks, reason); }
 HK_TP_FN void hk_tp_emit_sp_acquire(unsigned cls, unsigned stage, const void *slab)
-{ HKTP_EMIT(sp_acquire, cls, stage, slab); }
+{ HKTP_EMIT_BOX(sp_acquire, cls, stage, slab); }
 HK_TP_FN void hk_tp_emit_sp_release(unsigned cls, const void *slab)
-{ HKTP_EMIT(sp_release, cls, slab); }
+{ HKTP_EMIT_BOX(sp_release, cls, slab); }
 HK_TP_FN void hk_tp_emit_ss_map(const void *ss, unsigned from_lru)
-{ HKTP_EMIT(ss_map, ss, from_lru); }
-HK_TP_FN void hk_tp_emit_ss_unmap(const void *ss) { HKTP_EMIT(ss_unmap, ss); }
+{ HKTP_EMIT_BOX(ss_map, ss, from_lru); }
+HK_TP_FN void hk_tp_emit_ss_unmap(const void *ss) { HKTP_EMIT_BOX(ss_unmap, ss); }
 HK_TP_FN void hk_tp_emit_lru_push(const void *ss, unsigned count)
-{ HKTP_EMIT(lru_push, ss, count); }
+{ HKTP_EMIT_BOX(lru_push, ss, count); }
 HK_TP_FN void hk_tp_emit_lru_pop(const void *ss, unsigned count)
-{ HKTP_EMIT(lru_pop, ss, count); }
+{ HKTP_EMIT_BOX(lru_pop, ss, count); }
 HK_TP_FN void hk_tp_emit_lru_evict(const void *ss, unsigned count)
-{ HKTP_EMIT(lru_evict, ss, count); }
+{ HKTP_EMIT_BOX(lru_evict, ss, count); }
 HK_TP_FN void hk_tp_emit_remote_push(const void *slab, unsigned cls, unsigned blocks,
                                      unsigned owner)
-{ HKTP_EMIT(remote_push, slab, cls, blocks, owner); }
+{ HKTP_EMIT_BOX(remote_push, slab, cls, blocks, owner); }
 HK_TP_FN void hk_tp_emit_remote_drain(const void *slab, unsigned cls, unsigned blocks)
-{ HKTP_EMIT(remote_drain, slab, cls, blocks); }
+{ HKTP_EMIT_BOX(remote_drain, slab, cls, blocks); }
 HK_TP_FN void hk_tp_emit_slab_orphan(const void *slab, unsigned cls, unsigned used)
-{ HKTP_EMIT(slab_orphan, slab, cls, used); }
+{ HKTP_EMIT_BOX(slab_orphan, slab, cls, used); }
 HK_TP_FN void hk_tp_emit_slab_adopt(const void *slab, unsigned cls, unsigned used)
-{ HKTP_EMIT(slab_adopt, slab, cls, used); }
+{ HKTP_EMIT_BOX(slab_adopt, slab, cls, used); }
 HK_TP_FN void hk_tp_emit_mid_refill(unsigned cls, size_t size, unsigned blocks)
-{ HKTP_EMIT(mid_refill, cls, size, blocks); }
+{ HKTP_EMIT_BOX(mid_refill, cls, size, blocks); }
 HK_TP_FN void hk_tp_emit_l25_refill(unsigned cls, size_t size, unsigned blocks)
-{ HKTP_EMIT(l25_refill, cls, size, blocks); }
+{ HKTP_EMIT_BOX(l25_refill, cls, size, blocks); }
 HK_TP_FN void hk_tp_emit_large_map(const void *p, size_t size)
-{ HKTP_EMIT(large_map, p, size); }
+{ HKTP_EMIT_BOX(large_map, p, size); }
 HK_TP_FN void hk_tp_emit_large_unmap(const void *p, size_t size)
-{ HKTP_EMIT(large_unmap, p, size); }
+{ HKTP_EMIT_BOX(large_unmap, p, size); }
 HK_TP_FN void hk_tp_emit_bigcache_hit(const void *p, size_t size)
-{ HKTP_EMIT(bigcache_hit, p, size); }
-HK_TP_FN void hk_tp_emit_bigcache_miss(size_t size) { HKTP_EMIT(bigcache_miss, size); }
+{ HKTP_EMIT_BOX(bigcache_hit, p, size); }
+HK_TP_FN void hk_tp_emit_bigcache_miss(size_t size) { HKTP_EMIT_BOX(bigcache_miss, size); }
 
 HK_TP_FN void hk_tp_emit_lock_contended(unsigned id, const char *name, unsigned owner,
                                         const void *caller)
-{ HKTP_EMIT(lock_contended, id, name ? name : "?", owner, caller); }
+{ HKTP_EMIT_BOX(lock_contended, id, name ? name : "?", owner, caller); }
 HK_TP_FN void hk_tp_emit_lock_acquired(unsigned id, const char *name, uint64_t wait_ns,
                                        const void *caller)
-{ HKTP_EMIT(lock_acquired, id, name ? name : "?", wait_ns, caller); }
+{ HKTP_EMIT_BOX(lock_acquired, id, name ? name : "?", wait_ns, caller); }
 HK_TP_FN void hk_tp_emit_lock_released(unsigned id, const char *name, uint64_t hold_ns,
                                        const void *caller)
-{ HKTP_EMIT(lock_released, id, name ? name : "?", hold_ns, caller); }
+{ HKTP_EMIT_BOX(lock_released, id, name ? name : "?", hold_ns, caller); }
 HK_TP_FN void hk_tp_emit_lock_stack(unsigned id, const uint64_t *frames, unsigned depth)
-{ HKTP_EMIT(lock_stack, id, frames, depth); }
+{ HKTP_EMIT_BOX(lock_stack, id, frames, depth); }
 
 HK_TP_FN void hk_tp_emit_malloc(const void *p, size_t size, unsigned cls, const void *caller)
-{ HKTP_EMIT(malloc, p, size, cls, caller); }
+{ HKTP_EMIT_REPLAY(malloc, p, size, cls, caller); }
 HK_TP_FN void hk_tp_emit_free(const void *p, size_t size, unsigned cls, const void *caller)
-{ HKTP_EMIT(free, p, size, cls, caller); }
+{ HKTP_EMIT_REPLAY(free, p, size, cls, caller); }
 HK_TP_FN void hk_tp_emit_calloc(const void *p, size_t nmemb, size_t size, const void *caller)
-{ HKTP_EMIT(calloc, p, nmemb, size, caller); }
+{ HKTP_EMIT_REPLAY(calloc, p, nmemb, size, caller); }
 HK_TP_FN void hk_tp_emit_realloc(const void *old, const void *p, size_t size,
                                  const void *caller)
-{ HKTP_EMIT(realloc, old, p, size, caller); }
+{ HKTP_EMIT_REPLAY(realloc, old, p, size, caller); }
 HK_TP_FN void hk_tp_emit_memalign(const void *p, size_t align, size_t size,
                                   const void *caller)
-{ HKTP_EMIT(memalign, p, align, size, caller); }
-HK_TP_FN void hk_tp_emit_thread_start(void) { HKTP_EMIT(thread_start, hk_tls.id); }
-HK_TP_FN void hk_tp_emit_thread_exit(void) { HKTP_EMIT(thread_exit, hk_tls.id); }
+{ HKTP_EMIT_REPLAY(memalign, p, align, size, caller); }
+HK_TP_FN void hk_tp_emit_thread_start(void) { HKTP_EMIT_REPLAY(thread_start, hk_tls.id); }
+HK_TP_FN void hk_tp_emit_thread_exit(void) { HKTP_EMIT_REPLAY(thread_exit, hk_tls.id); }
 
 __attribute__((visibility("default"))) int hakmem_tp_guard(int on)
 {

@@ -19,7 +19,8 @@
  * Loss: discarded-events and discarded-packets messages are reported
  * through their own callback (count, stream, time window); a per-thread
  * sequence checker (hkr_seq_*) finds which thread lost which events from
- * the `seq` field of hakmem events.  Callers decide whether loss is fatal
+ * the `seq` field of hakmem events (two streams per thread: the replay
+ * set and the rest).  Callers decide whether loss is fatal
  * (the tools refuse it unless --allow-gaps).
  *
  * Not thread-safe per reader; separate reads may run in separate threads.
@@ -181,23 +182,58 @@ const char *hkr_provider_name(enum hkr_provider p); /* "hakmem"          */
 uint64_t    hkr_field(const struct hkr_event *ev, enum hkr_field f);
 
 /* ---- per-thread sequence checker ------------------------------------
- * Feed every event; hakmem events carry `seq`, dense per thread (0, 1,
- * 2...).  A thread is (vpid, vtid); a `seq` of 0 after other events of
- * the same (vpid, vtid) starts a new thread (the kernel reused the tid).
- * A thread's first recorded seq may be above 0 (its events from before the
- * session started are not in the trace); that is not a gap. */
+ * hakmem events carry `seq`, numbered per thread in two independent
+ * streams, each dense (0, 1, 2...) by itself:
+ *   HKR_SEQ_REPLAY  the replay set: hakmem malloc, free, calloc, realloc,
+ *                   memalign, thread_start, thread_exit (loglevel INFO);
+ *   HKR_SEQ_BOX     every other hakmem event: box and lock events
+ *                   (DEBUG), lock_stack and names this reader does not
+ *                   know (HKR_EV_OTHER).
+ * LTTng enables an event in every program as soon as any session enables
+ * it, so a session recording one set while another records the other
+ * still sees its own stream dense.  A session recording only part of a
+ * set (say hakmem:lock_* alone) sees that set's other events as gaps.
+ * Traces from before the split (one counter for every event) show gaps in
+ * both streams unless only one set was recorded.
+ * Feed every event (events without a hakmem `seq` are ignored).  A thread
+ * is (vpid, vtid), one entry for both streams; a `seq` of 0 in a stream
+ * the entry has already seen starts a new entry (the kernel reused the
+ * tid: the new thread's counters start at 0).  A stream's first recorded
+ * seq may be above 0 (its events from before the session started, or
+ * from before any session enabled them, are not in the trace); that is
+ * not a gap. */
+enum hkr_seq_stream {
+    HKR_SEQ_REPLAY = 0,
+    HKR_SEQ_BOX = 1,
+    HKR_SEQ_STREAMS
+};
+/* The stream ev is numbered in, or -1 when ev is not a hakmem event with
+ * a `seq` field. */
+int hkr_seq_stream(const struct hkr_event *ev);
+const char *hkr_seq_stream_name(int stream);        /* "replay", "box"    */
+
 struct hkr_gap {
     int64_t  vpid, vtid;
+    int      stream;            /* enum hkr_seq_stream                   */
     uint64_t expected, got;     /* got > expected: got - expected lost;
                                    got < expected: out of order/duplicate */
-    int64_t  prev_ns, ts_ns;    /* the window the loss happened in       */
+    int64_t  prev_ns, ts_ns;    /* the window the loss happened in
+                                   (prev_ns: the stream's previous event) */
+};
+
+struct hkr_seq_span {           /* one stream of one thread              */
+    uint64_t events;            /* 0: the stream was not seen            */
+    uint64_t first_seq, last_seq;
+    uint64_t gaps, lost;
+    int64_t  first_ns, last_ns;
 };
 
 struct hkr_thread_seq {
     int64_t  vpid, vtid;
-    uint64_t events, first_seq, last_seq;
-    uint64_t gaps, lost;        /* gap count and events missing           */
+    uint64_t events;            /* both streams                          */
+    uint64_t gaps, lost;        /* both streams: gap count, events missing */
     int64_t  first_ns, last_ns;
+    struct hkr_seq_span stream[HKR_SEQ_STREAMS];
 };
 
 struct hkr_seq;
@@ -205,7 +241,7 @@ struct hkr_seq *hkr_seq_new(void);
 void hkr_seq_free(struct hkr_seq *s);
 /* Returns 1 and fills *gap (if non-NULL) when ev reveals a gap, else 0. */
 int  hkr_seq_feed(struct hkr_seq *s, const struct hkr_event *ev, struct hkr_gap *gap);
-/* Totals over all threads. */
+/* Totals over all threads and both streams. */
 uint64_t hkr_seq_gaps(const struct hkr_seq *s);
 uint64_t hkr_seq_lost(const struct hkr_seq *s);
 /* Threads seen, in first-seen order (a reused tid is a separate entry). */

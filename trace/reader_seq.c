@@ -2,9 +2,11 @@
  * (reader.h, hkr_seq_*).
  *
  * Every hakmem event carries `seq`, numbered 0, 1, 2... by the emitting
- * thread (src/tp.c).  Discarded-events messages only say "N events lost
- * in this CPU buffer"; a jump in one thread's seq says which thread lost
- * which events, and between which two timestamps.
+ * thread in one of two streams, the replay set's and the other events'
+ * (src/tp.c; reader.h says which is which and why).  Discarded-events
+ * messages only say "N events lost in this CPU buffer"; a jump in one of a
+ * thread's streams says which thread lost which events, and between which
+ * two timestamps.
  */
 #include "reader.h"
 
@@ -75,7 +77,27 @@ static int grow(struct hkr_seq *s)
     return 0;
 }
 
-static struct hkr_thread_seq *new_thread(struct hkr_seq *s, const struct hkr_event *ev)
+int hkr_seq_stream(const struct hkr_event *ev)
+{
+    if (ev->provider != HKR_PROV_HAKMEM || !HKR_HAS(ev, SEQ)) return -1;
+    return ev->id >= HKR_EV_MALLOC && ev->id <= HKR_EV_THREAD_EXIT ? HKR_SEQ_REPLAY
+                                                                  : HKR_SEQ_BOX;
+}
+
+const char *hkr_seq_stream_name(int stream)
+{
+    return stream == HKR_SEQ_REPLAY ? "replay" : stream == HKR_SEQ_BOX ? "box" : "?";
+}
+
+static void span_start(struct hkr_seq_span *sp, const struct hkr_event *ev)
+{
+    sp->events = 1;
+    sp->first_seq = sp->last_seq = ev->seq;
+    sp->first_ns = sp->last_ns = ev->ts_ns;
+}
+
+static struct hkr_thread_seq *new_thread(struct hkr_seq *s, const struct hkr_event *ev,
+                                         int stream)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
@@ -88,48 +110,63 @@ static struct hkr_thread_seq *new_thread(struct hkr_seq *s, const struct hkr_eve
     memset(t, 0, sizeof *t);
     t->vpid = ev->vpid;
     t->vtid = ev->vtid;
-    t->first_seq = t->last_seq = ev->seq;
     t->first_ns = t->last_ns = ev->ts_ns;
     t->events = 1;
+    span_start(&t->stream[stream], ev);
     return t;
 }
 
 int hkr_seq_feed(struct hkr_seq *s, const struct hkr_event *ev, struct hkr_gap *gap)
 {
-    if (!HKR_HAS(ev, SEQ) || ev->provider != HKR_PROV_HAKMEM || s->oom) return 0;
+    const int k = hkr_seq_stream(ev);
+    if (k < 0 || s->oom) return 0;
     size_t i = find(s, ev->vpid, ev->vtid);
     if (!s->tab[i]) {
         if ((s->tab_n + 1) * 2 > s->tab_cap) {
             if (grow(s) != 0) { s->oom = 1; return 0; }
             i = find(s, ev->vpid, ev->vtid);
         }
-        if (!new_thread(s, ev)) { s->oom = 1; return 0; }
+        if (!new_thread(s, ev, k)) { s->oom = 1; return 0; }
         s->tab[i] = (uint32_t)s->n;
         s->tab_n++;
         return 0;
     }
     struct hkr_thread_seq *t = &s->th[s->tab[i] - 1];
-    if (ev->seq == 0) {
-        /* A new thread with a reused tid (its TLS starts at 0). */
-        if (!new_thread(s, ev)) { s->oom = 1; return 0; }
+    struct hkr_seq_span *sp = &t->stream[k];
+    if (sp->events && ev->seq == 0) {
+        /* A new thread with a reused tid (its counters start at 0).  Only
+         * a stream this entry has seen tells: the first event of the other
+         * stream has seq 0 in the same thread too. */
+        if (!new_thread(s, ev, k)) { s->oom = 1; return 0; }
         s->tab[i] = (uint32_t)s->n;
         return 0;
     }
-    uint64_t expected = t->last_seq + 1;
-    int64_t prev_ns = t->last_ns;
     t->events++;
-    t->last_seq = ev->seq;
     t->last_ns = ev->ts_ns;
+    if (!sp->events) {
+        /* The stream's first event: whatever its seq, not a gap (its
+         * earlier events were not recorded by this session). */
+        span_start(sp, ev);
+        return 0;
+    }
+    uint64_t expected = sp->last_seq + 1;
+    int64_t prev_ns = sp->last_ns;
+    sp->events++;
+    sp->last_seq = ev->seq;
+    sp->last_ns = ev->ts_ns;
     if (ev->seq == expected) return 0;
+    sp->gaps++;
     t->gaps++;
     s->gaps++;
     if (ev->seq > expected) {
+        sp->lost += ev->seq - expected;
         t->lost += ev->seq - expected;
         s->lost += ev->seq - expected;
     }
     if (gap) {
         gap->vpid = ev->vpid;
         gap->vtid = ev->vtid;
+        gap->stream = k;
         gap->expected = expected;
         gap->got = ev->seq;
         gap->prev_ns = prev_ns;

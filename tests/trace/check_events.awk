@@ -10,7 +10,7 @@
 #   counted N             malloc events of P's main thread strictly between
 #                         the MARK_BEGIN and MARK_END mallocs
 #   child_mark VPID VTID  the vpid/vtid of malloc(child_mark)
-#   gaps N                jumps in a (vpid, vtid) sequence
+#   gaps N                jumps in a (vpid, vtid) sequence (per set)
 #   lines N               events of any process
 
 function hexval(s,    v, i, c) {
@@ -64,8 +64,9 @@ function tiny(k) { return val(k) >= 0 && val(k) <= 7 }
     sub(/^hakmem:/, "", name)
     count[name]++
 
-    # sequence per (vpid, vtid); 0 starts a new thread (reused tid)
-    key = vp "/" vt
+    # sequence per (vpid, vtid) and set (the replay set and the other
+    # events are numbered apart); 0 starts a new thread (reused tid)
+    key = vp "/" vt "/" (name ~ /^(malloc|free|calloc|realloc|memalign|thread_start|thread_exit)$/)
     s = val("seq")
     if (s < 0) bad("no seq")
     else if ((key in last) && s != 0 && s != last[key] + 1) {

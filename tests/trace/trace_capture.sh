@@ -7,8 +7,9 @@
 #   - sp_acquire stages 1, 2 and 3 all occur;
 #   - malloc events between the workload's markers == its malloc calls ==
 #     the allocation counter's delta over the same window;
-#   - per-thread sequences have no gap (checked twice, independently) and
-#     nothing is discarded;
+#   - per-thread sequences (one for the replay set, one for the other
+#     events) have no gap (checked twice, independently) and nothing is
+#     discarded;
 #   - the forked child's events carry the child's vpid (and vtid);
 #   - the reader counts exactly the events babeltrace2 prints;
 #   - the trace holds the workload and its child, nothing else;
@@ -47,11 +48,15 @@ grep -q '^result: complete$' "$HK_TMP/stat.txt" || hk_fail "stat: no 'result: co
 grep -q '^sequence gaps: 0 ' "$HK_TMP/stat.txt" || hk_fail "stat: sequence gaps"
 grep -q '^events discarded: 0$' "$HK_TMP/stat.txt" || hk_fail "stat: discarded events"
 for p in "$pid" "$child"; do
-    awk -v p="$p" 'NF == 7 && $1 == p && $6 > 0 { bad = 1 } END { exit bad }' "$HK_TMP/stat.txt" ||
+    awk -v p="$p" 'NF == 9 && $1 == p && $8 > 0 { bad = 1 } END { exit bad }' "$HK_TMP/stat.txt" ||
         hk_fail "stat: a thread of process $p has sequence gaps"
-    awk -v p="$p" 'NF == 7 && $1 == p { n++ } END { exit !n }' "$HK_TMP/stat.txt" ||
+    awk -v p="$p" 'NF == 9 && $1 == p { n++ } END { exit !n }' "$HK_TMP/stat.txt" ||
         hk_fail "stat: no thread of process $p"
 done
+# The replay set and the other events are numbered apart (src/tp.c): the
+# main thread's first event of each set has seq 0.
+awk -v p="$pid" 'NF == 9 && $1 == p && $2 == p && $4 == 0 && $6 == 0 { ok = 1 } END { exit !ok }' \
+    "$HK_TMP/stat.txt" || { cat "$HK_TMP/stat.txt" >&2; hk_fail "stat: the main thread's replay and box sequences do not both start at 0"; }
 echo "ok: stat: complete trace, $(sed -n 's/^threads: //p' "$HK_TMP/stat.txt")"
 
 # babeltrace2, checked by awk.
@@ -118,7 +123,7 @@ echo "ok: reader and babeltrace2 agree ($lines events)"
 
 # Only the workload and its child are in the trace (hakmem-trace isolates
 # its command from other programs on the shared session daemon).
-others=$(awk -v p="$pid" -v c="$child" 'NF == 7 && $1 ~ /^[0-9]+$/ && $1 != p && $1 != c { print $1 }' \
+others=$(awk -v p="$pid" -v c="$child" 'NF == 9 && $1 ~ /^[0-9]+$/ && $1 != p && $1 != c { print $1 }' \
     "$HK_TMP/stat.txt" | sort -u | tr '\n' ' ')
 [ -z "$others" ] || hk_fail "the trace holds other processes than $pid and $child: $others"
 echo "ok: the trace holds processes $pid and $child only"

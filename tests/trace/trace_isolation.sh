@@ -94,7 +94,7 @@ sed -n '/^begin$/,/^end$/p' "$F" | grep -v -e begin -e end | sort -u >"$HK_TMP/d
 [ -s "$HK_TMP/during" ] || hk_fail "no other traced program ran during the capture"
 
 "$HT_TRACE" stat --threads "$HK_TMP/t" >"$HK_TMP/stat" 2>&1 || { cat "$HK_TMP/stat" >&2; hk_fail "stat of the capture failed"; }
-awk 'NF == 7 && $1 ~ /^[0-9]+$/ { print $1 }' "$HK_TMP/stat" | sort -u >"$HK_TMP/recorded"
+awk 'NF == 9 && $1 ~ /^[0-9]+$/ { print $1 }' "$HK_TMP/stat" | sort -u >"$HK_TMP/recorded"
 ht_bt "$HK_TMP/all" "$HK_TMP/all.txt"
 sed -n 's/.* vpid = \([0-9]*\),.*/\1/p' "$HK_TMP/all.txt" | sort -u >"$HK_TMP/all.vpids"
 seen=$(comm -12 "$HK_TMP/during" "$HK_TMP/all.vpids" | wc -l)

@@ -41,7 +41,7 @@ rc=$?
 [ $rc -eq 3 ] || { cat "$HK_TMP/stat.txt" >&2; hk_fail "stat of a lossy trace exited $rc, not 3"; }
 grep -q '^DISCARDED: [0-9][0-9]* events in stream .* between ' "$HK_TMP/stat.txt" ||
     hk_fail "no discarded-events report with stream and time window"
-grep -q '^GAP: thread vpid [0-9]* vtid [0-9]* lost [0-9]* events (seq ' "$HK_TMP/stat.txt" ||
+grep -q '^GAP: thread vpid [0-9]* vtid [0-9]* lost [0-9]* \(replay\|box\) events (seq ' "$HK_TMP/stat.txt" ||
     hk_fail "no per-thread sequence gap report"
 grep -q '^result: INCOMPLETE' "$HK_TMP/stat.txt" || hk_fail "no INCOMPLETE verdict"
 n=$(sed -n 's/^events discarded: //p' "$HK_TMP/stat.txt")

@@ -448,7 +448,11 @@ static int on_event(const struct hkr_event *ev, void *arg)
         }
         te = tm_get(c, ev->vpid, ev->vtid);
         if (!te) return fail(c, "out of memory");
-        if (ev->seq == 0 && te->idx != UINT32_MAX) te->renew = 1;
+        /* The replay set's counter restarting: a new thread with a reused
+         * tid (box events are numbered apart and start at 0 whenever a
+         * session first enables them). */
+        if (hkr_seq_stream(ev) == HKR_SEQ_REPLAY && ev->seq == 0 && te->idx != UINT32_MAX)
+            te->renew = 1;
     }
     switch (ev->id) {
     case HKR_EV_MALLOC: case HKR_EV_FREE: case HKR_EV_CALLOC: case HKR_EV_REALLOC:

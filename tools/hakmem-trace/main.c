@@ -454,12 +454,6 @@ static int cmd_capture(int argc, char **argv)
                 (unsigned long long)lost_events,
                 (unsigned long long)(lost > s.discarded_packets ? lost : s.discarded_packets),
                 (unsigned long long)s.seq_gaps, (unsigned long long)s.seq_lost);
-        /* hakmem numbers every event it emits, and LTTng enables an event in
-         * every registered program as soon as any session names it. */
-        if (strcmp(events, "all") && !lost_events && !lost && !s.discarded_packets)
-            fprintf(stderr, "hakmem-trace: WARNING: only sequence gaps: another session on "
-                    "the daemon may have enabled other hakmem events meanwhile (they are "
-                    "numbered too); --events all is immune to that.\n");
         return status ? status : EXIT_LOSS;
     }
     if (!url) fprintf(stderr, "hakmem-trace: no events lost\n");

@@ -70,16 +70,17 @@ static int on_event(const struct hkr_event *ev, void *arg)
         char a[64], b[64];
         fmt_ns(g.prev_ns, a, sizeof a);
         fmt_ns(g.ts_ns, b, sizeof b);
+        const char *set = hkr_seq_stream_name(g.stream);
         if (g.got > g.expected)
-            fprintf(c->o->out, "GAP: thread vpid %lld vtid %lld lost %llu events "
+            fprintf(c->o->out, "GAP: thread vpid %lld vtid %lld lost %llu %s events "
                     "(seq %llu..%llu) between %s and %s\n",
                     (long long)g.vpid, (long long)g.vtid,
-                    (unsigned long long)(g.got - g.expected),
+                    (unsigned long long)(g.got - g.expected), set,
                     (unsigned long long)g.expected, (unsigned long long)(g.got - 1), a, b);
         else
-            fprintf(c->o->out, "GAP: thread vpid %lld vtid %lld: seq %llu after %llu "
+            fprintf(c->o->out, "GAP: thread vpid %lld vtid %lld: %s seq %llu after %llu "
                     "(out of order or duplicated) at %s\n",
-                    (long long)g.vpid, (long long)g.vtid, (unsigned long long)g.got,
+                    (long long)g.vpid, (long long)g.vtid, set, (unsigned long long)g.got,
                     (unsigned long long)(g.expected - 1), b);
     }
     return 0;
@@ -166,20 +167,47 @@ int summarize(const char *dir, const struct summary_opts *o, struct summary *s)
     }
     fprintf(o->out, "threads: %zu in %zu process%s\n", nth, nproc, nproc == 1 ? "" : "es");
     if (o->threads && nth) {
-        fprintf(o->out, "  %8s %8s %12s %12s %12s %6s %10s\n", "vpid", "vtid", "events",
-                "first_seq", "last_seq", "gaps", "lost");
-        for (size_t i = 0; i < nth; i++)
-            fprintf(o->out, "  %8lld %8lld %12llu %12llu %12llu %6llu %10llu\n",
+        /* Each thread's two sequences (reader.h): first and last seq of the
+         * replay set and of the other (box) events, "-" when none. */
+        fprintf(o->out, "  %8s %8s %12s %12s %12s %12s %12s %6s %10s\n", "vpid", "vtid",
+                "events", "replay_first", "replay_last", "box_first", "box_last", "gaps", "lost");
+        for (size_t i = 0; i < nth; i++) {
+            char sq[HKR_SEQ_STREAMS][2][24];
+            for (int k = 0; k < HKR_SEQ_STREAMS; k++) {
+                const struct hkr_seq_span *sp = &th[i].stream[k];
+                if (!sp->events) {
+                    strcpy(sq[k][0], "-");
+                    strcpy(sq[k][1], "-");
+                    continue;
+                }
+                snprintf(sq[k][0], sizeof sq[k][0], "%llu", (unsigned long long)sp->first_seq);
+                snprintf(sq[k][1], sizeof sq[k][1], "%llu", (unsigned long long)sp->last_seq);
+            }
+            fprintf(o->out, "  %8lld %8lld %12llu %12s %12s %12s %12s %6llu %10llu\n",
                     (long long)th[i].vpid, (long long)th[i].vtid,
-                    (unsigned long long)th[i].events, (unsigned long long)th[i].first_seq,
-                    (unsigned long long)th[i].last_seq, (unsigned long long)th[i].gaps,
-                    (unsigned long long)th[i].lost);
+                    (unsigned long long)th[i].events, sq[HKR_SEQ_REPLAY][0],
+                    sq[HKR_SEQ_REPLAY][1], sq[HKR_SEQ_BOX][0], sq[HKR_SEQ_BOX][1],
+                    (unsigned long long)th[i].gaps, (unsigned long long)th[i].lost);
+        }
     }
     fprintf(o->out, "events discarded: %llu\n", (unsigned long long)st.discarded_events);
     if (st.discarded_packets)
         fprintf(o->out, "packets discarded: %llu\n", (unsigned long long)st.discarded_packets);
     fprintf(o->out, "sequence gaps: %llu (%llu events missing)\n",
             (unsigned long long)s->seq_gaps, (unsigned long long)s->seq_lost);
+    if (s->seq_gaps) {
+        /* Which of the two sequences lost events (reader.h). */
+        static const char *const what[HKR_SEQ_STREAMS] = { "replay set", "box events" };
+        for (int k = 0; k < HKR_SEQ_STREAMS; k++) {
+            uint64_t g = 0, l = 0;
+            for (size_t i = 0; i < nth; i++) {
+                g += th[i].stream[k].gaps;
+                l += th[i].stream[k].lost;
+            }
+            fprintf(o->out, "  %s: %llu gaps (%llu events missing)\n", what[k],
+                    (unsigned long long)g, (unsigned long long)l);
+        }
+    }
 
     for (int i = 0; i < c.nnames; i++) free(c.names[i].name);
     hkr_seq_free(c.seq);
