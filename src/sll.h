@@ -1,10 +1,11 @@
 /* sll.h - the TLS SLL box: per-thread, per-class singly linked free lists
  * with adaptive capacity.
  *
- * Owns: hk_tls.sll_head/sll_room/sll_cap.  malloc pops, free pushes (inline,
- * in front.h).  The list's length is kept as room = cap - length, so that
- * free's capacity test reads one word; the helpers below convert.  Refill (on a miss) takes a batch from the thread's slabs
- * (slab.h), asking the SharedPool for a slab when it has none.  Drains:
+ * Owns: hk_tls.sll_head/sll_room/sll_cap.  malloc pops, free pushes
+ * (inline, in front.h).  The list's length is kept as room = cap - length,
+ * so that free's capacity test reads one word; the helpers below convert.
+ * Refill (on a miss) takes a batch from the thread's slabs (slab.h),
+ * asking the SharedPool for a slab when it has none.  Drains:
  *   overflow  - a free finds the list at capacity: the oldest half goes
  *   periodic  - every HAKMEM_DRAIN_INTERVAL frees of a class: a class that
  *               served no allocation during the interval gives back its
@@ -15,8 +16,8 @@
  *   flush     - thread exit, hakmem_thread_flush, malloc_trim: all go
  * A drained block goes to its slab if this thread owns it, is adopted with
  * its slab if orphaned, else is batched per slab and remote-pushed.
- * Capacity: doubles (to HAKMEM_SLL_CAP_MAX) when a class misses (refills) twice in
- * an interval, halves (to HAKMEM_SLL_CAP_MIN) when half of it sat unused.
+ * Capacity: doubles (to HAKMEM_SLL_CAP_MAX) when a class misses (refills)
+ * twice in an interval, halves (to HAKMEM_SLL_CAP_MIN) when half of it sat unused.
  * Counters: cls[].sll_hits/sll_misses/refills/refill_blocks/drains/
  * drain_blocks/sll_cap.  Tracepoints: sll_refill, sll_drain.
  */

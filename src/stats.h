@@ -7,8 +7,9 @@
  * into the retired block at thread exit, the shared block for threads
  * without one, private overflow blocks when the segment is full, the lock
  * records, the global gauges, and the segment of a fork child.
- * Fast path: `hk_tls.st->cls[c].sll_hits++` - a plain increment through
- * a TLS pointer; never a lock or an atomic RMW.  Claims, folds (atomic
+ * Fast path: `hk_tls.ctr[c]->sll_hits++` - a plain increment through
+ * a TLS pointer (ctr[c] = &st->cls[c], thread_set_stats); never a lock or
+ * an atomic RMW.  Claims, folds (atomic
  * adds inside a fold_begin/fold_end sequence) and gauges are slow paths.
  * Nothing here calls malloc: raw system calls only.
  */

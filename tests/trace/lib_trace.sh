@@ -45,6 +45,22 @@ ht_bt() { # dir out
 # A session daemon for tests that drive lttng by hand: start one when none
 # answers (ht_stop_sessiond stops only that one).
 HT_SD_PID=""
+# ht_session S OUT CHANNEL "CHANNEL OPTIONS" EVENTS: create session S
+# writing to OUT (sets created=1 for the caller's cleanup), one userspace
+# channel with vpid/vtid contexts and EVENTS enabled, and start it.
+ht_session() {
+    lttng create "$1" --output="$2" >"$HK_TMP/lttng.log" 2>&1 ||
+        hk_fail "lttng create: $(cat "$HK_TMP/lttng.log")"
+    created=1
+    for cmd in "enable-channel --userspace --session=$1 $4 $3" \
+               "add-context --userspace --session=$1 --channel=$3 --type=vpid --type=vtid" \
+               "enable-event --userspace --session=$1 --channel=$3 $5" \
+               "start $1"; do
+        # shellcheck disable=SC2086
+        lttng $cmd >"$HK_TMP/lttng.log" 2>&1 || hk_fail "lttng $cmd: $(cat "$HK_TMP/lttng.log")"
+    done
+}
+
 ht_start_sessiond() {
     ht_sessiond_up && return 0
     lttng-sessiond --background --no-kernel >"$HK_TMP/sessiond.log" 2>&1 ||

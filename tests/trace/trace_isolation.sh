@@ -36,16 +36,7 @@ unshare --time true 2>/dev/null && isolated=1
 
 # The by-hand session: every process, no filter.
 ht_start_sessiond
-lttng create "$S" --output="$HK_TMP/all" >"$HK_TMP/lttng.log" 2>&1 ||
-    hk_fail "lttng create: $(cat "$HK_TMP/lttng.log")"
-created=1
-for cmd in "enable-channel --userspace --session=$S --blocking-timeout=inf all" \
-           "add-context --userspace --session=$S --channel=all --type=vpid --type=vtid" \
-           "enable-event --userspace --session=$S --channel=all hakmem:malloc,hakmem:free" \
-           "start $S"; do
-    # shellcheck disable=SC2086
-    lttng $cmd >"$HK_TMP/lttng.log" 2>&1 || hk_fail "lttng $cmd: $(cat "$HK_TMP/lttng.log")"
-done
+ht_session "$S" "$HK_TMP/all" all "--blocking-timeout=inf" "hakmem:malloc,hakmem:free"
 
 # The other traced programs.
 F=$HK_TMP/foreign.pids

@@ -19,15 +19,7 @@ finish() {
 trap finish EXIT
 
 ht_start_sessiond
-lttng create "$S" --output="$T" >"$HK_TMP/lttng.log" 2>&1 || hk_fail "lttng create: $(cat "$HK_TMP/lttng.log")"
-created=1
-for cmd in "enable-channel --userspace --session=$S --subbuf-size=4096 --num-subbuf=2 small" \
-           "add-context --userspace --session=$S --channel=small --type=vpid --type=vtid" \
-           "enable-event --userspace --session=$S --channel=small hakmem:*" \
-           "start $S"; do
-    # shellcheck disable=SC2086
-    lttng $cmd >"$HK_TMP/lttng.log" 2>&1 || hk_fail "lttng $cmd: $(cat "$HK_TMP/lttng.log")"
-done
+ht_session "$S" "$T" small "--subbuf-size=4096 --num-subbuf=2" "hakmem:*"
 # No LTTNG_UST_ALLOW_BLOCKING: a full buffer discards.
 LD_PRELOAD="$BUILD/libhakmem.so $BUILD/libhakmem-tp.so" LTTNG_UST_REGISTER_TIMEOUT=-1 \
     timeout -k 5 120 "$HT_WORKLOAD" >"$HK_TMP/out" 2>"$HK_TMP/err" ||

@@ -85,13 +85,19 @@ own_check() {
     echo "$n"
 }
 
+# cap_check SET OTHER EVENT: the --events SET capture ($cap, status $rc) run
+# beside a session of OTHER exited 0, lost nothing and recorded EVENT.
+cap_check() {
+    [ $rc -eq 0 ] || { cat "$cap.err" >&2; hk_fail "--events $1 beside a session of $2: exit $rc, expected 0"; }
+    grep -q '^hakmem-trace: no events lost$' "$cap.err" || { cat "$cap.err" >&2; hk_fail "--events $1: loss reported"; }
+    grep -q '^sequence gaps: 0 ' "$cap.err" || { cat "$cap.err" >&2; hk_fail "--events $1: sequence gaps"; }
+    grep -q "^  hakmem:$3 " "$cap.err" || hk_fail "--events $1 recorded no $3"
+}
+
 # The replay set beside a session of the box events (DEBUG).
 beside replay DEBUG
 cap=$HK_TMP/replay.cap
-[ $rc -eq 0 ] || { cat "$cap.err" >&2; hk_fail "--events replay beside a session of the box events: exit $rc, expected 0"; }
-grep -q '^hakmem-trace: no events lost$' "$cap.err" || { cat "$cap.err" >&2; hk_fail "--events replay: loss reported"; }
-grep -q '^sequence gaps: 0 ' "$cap.err" || { cat "$cap.err" >&2; hk_fail "--events replay: sequence gaps"; }
-grep -q '^  hakmem:malloc ' "$cap.err" || hk_fail "--events replay recorded no malloc"
+cap_check replay "the box events" malloc
 boxes='\(ultrahot_[a-z]*\|sll_[a-z]*\|sp_[a-z]*\|ss_[a-z]*\|lru_[a-z]*\|remote_[a-z]*\|slab_[a-z]*\|mid_refill\|l25_refill\|large_[a-z]*\|bigcache_[a-z]*\|lock_[a-z]*\)'
 nb=$(own_check replay "$boxes") || exit 1
 "$HT_REPLAY" convert "$cap" -o "$HK_TMP/replay.hkr" >"$HK_TMP/convert.out" 2>&1 ||
@@ -101,10 +107,7 @@ echo "ok: --events replay beside a session of the box events: exit 0, no gap, co
 # The box events beside a session of the replay set (INFO).
 beside boxes INFO
 cap=$HK_TMP/boxes.cap
-[ $rc -eq 0 ] || { cat "$cap.err" >&2; hk_fail "--events boxes beside a session of the replay set: exit $rc, expected 0"; }
-grep -q '^hakmem-trace: no events lost$' "$cap.err" || { cat "$cap.err" >&2; hk_fail "--events boxes: loss reported"; }
-grep -q '^sequence gaps: 0 ' "$cap.err" || { cat "$cap.err" >&2; hk_fail "--events boxes: sequence gaps"; }
-grep -q '^  hakmem:sll_refill ' "$cap.err" || hk_fail "--events boxes recorded no sll_refill"
+cap_check boxes "the replay set" sll_refill
 nr=$(own_check boxes '\(malloc\|free\|calloc\|realloc\|memalign\|thread_start\|thread_exit\)') || exit 1
 echo "ok: --events boxes beside a session of the replay set: exit 0, no gap ($nr replay events emitted meanwhile, gap-free in their own session)"
 
